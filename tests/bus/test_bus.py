@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from callcontrol.bus import Bus, create_bus
+from callcontrol.bus.base import Subscription
+from callcontrol.bus.redis import RedisBus
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def bus_url(request: pytest.FixtureRequest) -> str | None:
+    if request.param == "memory":
+        return None
+    return request.getfixturevalue("redis_url")
+
+
+@pytest.fixture
+async def bus(bus_url: str | None) -> AsyncIterator[Bus]:
+    b = create_bus(bus_url)
+    yield b
+    await b.close()
+
+
+async def test_subscriber_gets_messages_published_after_subscribing(
+    bus: Bus, unique_name: str
+) -> None:
+    async with bus.subscribe(f"{unique_name}.a") as sub:
+        for i in range(5):
+            await bus.publish(f"{unique_name}.a", {"n": i})
+        got = [(await sub.get(timeout=2)).data["n"] for _ in range(5)]
+    assert got == [0, 1, 2, 3, 4]
+
+
+async def test_topics_are_isolated(bus: Bus, unique_name: str) -> None:
+    async with (
+        bus.subscribe(f"{unique_name}.mine") as mine,
+        bus.subscribe(f"{unique_name}.other") as other,
+    ):
+        await bus.publish(f"{unique_name}.other", {"secret": 1})
+        await bus.publish(f"{unique_name}.mine", {"ok": 1})
+        assert (await mine.get(timeout=2)).data == {"ok": 1}
+        assert (await other.get(timeout=2)).data == {"secret": 1}
+        await asyncio.sleep(0.05)
+        assert mine.get_nowait() is None
+
+
+async def test_several_local_subscribers_each_get_a_copy(bus: Bus, unique_name: str) -> None:
+    topic = f"{unique_name}.fan"
+    async with bus.subscribe(topic) as s1, bus.subscribe(topic) as s2:
+        await bus.publish(topic, {"x": 1})
+        assert (await s1.get(timeout=2)).data == {"x": 1}
+        assert (await s2.get(timeout=2)).data == {"x": 1}
+
+
+async def test_after_unsubscribe_nothing_is_queued(bus: Bus, unique_name: str) -> None:
+    topic = f"{unique_name}.gone"
+    async with bus.subscribe(topic) as sub:
+        pass
+    await bus.publish(topic, {"late": True})
+    await asyncio.sleep(0.05)
+    assert sub.get_nowait() is None
+
+
+async def test_two_processes_share_messages_through_redis(redis_url: str, unique_name: str) -> None:
+    # Two bus instances with their own connections stand for two callcontrol processes.
+    a, b = RedisBus(redis_url), RedisBus(redis_url)
+    try:
+        async with b.subscribe(f"{unique_name}.agent.7") as sub:
+            await a.publish(f"{unique_name}.agent.7", {"type": "call.ringing"})
+            msg = await sub.get(timeout=2)
+        assert msg.topic == f"{unique_name}.agent.7"
+        assert msg.data == {"type": "call.ringing"}
+    finally:
+        await a.close()
+        await b.close()
+
+
+def test_a_subscriber_that_stops_reading_loses_oldest_not_memory() -> None:
+    sub = Subscription(("t",), limit=3)
+    from callcontrol.bus.base import Message
+
+    for i in range(5):
+        sub.deliver(Message("t", {"n": i}))
+    assert sub.dropped == 2
+    assert [sub.get_nowait().data["n"] for _ in range(3)] == [2, 3, 4]  # type: ignore[union-attr]
+
+
+async def test_ping_reports_an_unreachable_redis() -> None:
+    bus = RedisBus("redis://127.0.0.1:1/0")
+    try:
+        assert await bus.ping() is False
+    finally:
+        await bus.close()
+
+
+def test_unknown_bus_url_is_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported bus URL"):
+        create_bus("kafka://x")
