@@ -1,0 +1,1 @@
+"""Thin typed ARI client (work in progress: errors and event parsing only)."""
