@@ -1,0 +1,1 @@
+"""The web layer: sessions, CSRF, authentication and authorisation helpers."""
