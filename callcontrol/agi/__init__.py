@@ -1,0 +1,1 @@
+"""FastAGI: our own asyncio protocol code (header block, commands, typed reply errors)."""

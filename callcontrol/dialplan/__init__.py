@@ -1,0 +1,1 @@
+"""Dialplan kit: checks (asterisklint + our own) for the files in dialplan/."""
