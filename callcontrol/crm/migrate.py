@@ -27,8 +27,12 @@ def _ensure_sqlite_dir(url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """``alembic upgrade head`` on ``url`` (sync; do not call inside a running loop)."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """``alembic upgrade heads`` on ``url`` (sync; do not call inside a running loop).
+
+    ``heads``: parallel revisions (one per domain) may branch from the same parent until a
+    merge revision joins them; every head is applied.
+    """
     _ensure_sqlite_dir(url)
     command.upgrade(alembic_config(url), revision)
 
