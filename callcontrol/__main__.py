@@ -14,6 +14,7 @@ import inspect
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from callcontrol import __version__
 from callcontrol import cli as cli_pkg
@@ -22,8 +23,15 @@ from callcontrol.config import ConfigError, load_config
 from callcontrol.logs import setup_logging
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad CLI input gives one clear line (and exit 2), not the usage block plus an error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="callcontrol",
         description="Telephony-first call control on Asterisk ARI, "
         "with a CRM Communication Centre.",
