@@ -22,7 +22,7 @@ def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     ((), "required: COMMAND"),
     (("no-such-command",), "invalid choice"),
     (("seed", "--contacts", "many"), "--contacts"),
-    (("seed", "--no-such-flag"), "unrecognized arguments"),
+    (("seed", "--contacts", "5", "--no-such-flag"), "unrecognized arguments"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path, args, fragment) -> None:
     proc = run(tmp_path, *args)
