@@ -6,6 +6,7 @@ import asyncio
 import re
 from dataclasses import dataclass
 
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\([A-Za-z0-9_-]*\))?$")
 _RESULT = re.compile(r"^200 result=(-?\d+)(?: \((.*)\))?(?: endpos=(\d+))?\s*$")
 
 
@@ -40,8 +41,18 @@ class Reply:
     endpos: int | None = None
 
 
+class AgiMalformed(AgiError):
+    """The peer sent something that is not AGI (an over-long line, too many headers)."""
+
+
+MAX_HEADERS = 100
+
+
 async def _line(reader: asyncio.StreamReader) -> str:
-    raw = await reader.readline()
+    try:
+        raw = await reader.readline()
+    except ValueError as exc:  # asyncio's line limit (64 KiB) overrun
+        raise AgiMalformed("line too long") from exc
     if not raw.endswith(b"\n"):
         raise AgiClosed("connection closed")
     return raw.decode("utf-8", "replace").rstrip("\r\n")
@@ -51,6 +62,8 @@ async def read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
     """Read ``agi_key: value`` lines up to the empty line; raise AgiClosed on EOF."""
     headers: dict[str, str] = {}
     while line := await _line(reader):
+        if len(headers) >= MAX_HEADERS:
+            raise AgiMalformed(f"more than {MAX_HEADERS} header lines")
         key, _, value = line.partition(":")
         headers[key.strip()] = value.strip()
     return headers
@@ -88,5 +101,13 @@ async def command(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
 
 async def set_variable(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                        name: str, value: str) -> Reply:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    """``SET VARIABLE name "value"``: quotes escaped, control characters dropped.
+
+    A newline in a value (a contact name typed with one) would otherwise end the command
+    early and let the rest of the text run as a second AGI command.
+    """
+    if not _NAME.match(name):
+        raise ValueError(f"bad channel variable name {name!r}")
+    clean = "".join(c for c in value if c >= " " and c != "\x7f")
+    escaped = clean.replace("\\", "\\\\").replace('"', '\\"')
     return await command(reader, writer, f'SET VARIABLE {name} "{escaped}"')
