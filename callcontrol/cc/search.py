@@ -1,0 +1,304 @@
+"""Quick, advanced and communications search: the pure query layer of the Centre.
+
+Every criterion becomes a bound SQL condition (see :mod:`callcontrol.cc.like`); criteria on
+a related table become ``contacts.id IN (SELECT contact_id ...)`` so PostgreSQL can use its
+trigram indexes and SQLite its FTS5 trigram table (``cc_contacts_fts``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, column, false, func, literal_column, select
+from sqlalchemy import table as sql_table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcontrol.cc.fields import ADDRESS_SCOPES, FIELDS, SearchField
+from callcontrol.cc.like import LikeTerm, SearchInputError, clean, like_token, like_words
+from callcontrol.cc.like import parse_like as parse_like
+from callcontrol.cc.settings import Settings
+from callcontrol.crm.models import (
+    AccessToken,
+    AccountReceivable,
+    Address,
+    Communication,
+    Contact,
+    Email,
+    Phone,
+    RewardParticipant,
+    RewardScheme,
+    Subscription,
+    fold,
+)
+from callcontrol.crm.phones import normalise
+
+OPERATORS = ("=", "like")
+FTS_TABLE = "cc_contacts_fts"
+FTS_MIN = 3  # a trigram index needs three characters
+
+
+@dataclass(frozen=True)
+class Criterion:
+    field: str
+    value: str
+    operator: str = "like"
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: int
+    code: str
+    name: str
+    kind: str
+    vip: bool
+    phone: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class ResultPage:
+    items: list[Any]
+    page: int
+    page_size: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def _operator(op: str | None, settings: Settings) -> str:
+    op = (op or settings.default_operator).strip().lower()
+    if op not in OPERATORS:
+        raise SearchInputError("the operator must be '=' or 'Like'")
+    return op
+
+
+def _text_clause(col: ColumnElement[str], field: SearchField, op: str, value: str,
+                 fts: bool) -> ColumnElement[bool]:
+    """One text criterion; ``col`` is already folded/lowered like the value will be."""
+    folded = fold(value) if field.key == "contact.name" else value.lower()
+    if op == "=":
+        return col == folded
+    term = parse_like(folded)
+    clause = like_words(col, term) if field.kind == "words" else like_token(col, term)
+    if fts and len(term.text) >= FTS_MIN:
+        return and_(Contact.id.in_(_fts_candidates(term)), clause)
+    return clause
+
+
+def _fts_candidates(term: LikeTerm) -> Select[Any]:
+    """Rows of the SQLite trigram index that contain the text (refined by the LIKE)."""
+    fts = sql_table(FTS_TABLE, column("rowid"))
+    phrase = '"' + term.text.replace('"', '""') + '"'
+    return select(fts.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(phrase))
+
+
+def _phone_clause(op: str, value: str, region: str) -> ColumnElement[bool]:
+    if op == "=":
+        e164 = normalise(value, region)
+        if e164 is None:
+            raise SearchInputError(f"{value!r} is not a valid phone number")
+        return Phone.e164 == e164
+    term = parse_like(value)
+    digits = "".join(c for c in term.text if c.isdigit())
+    if not digits:
+        raise SearchInputError("type some digits of the phone number")
+    prefix = "+" if term.mode == "prefix" else ""
+    return like_token(Phone.e164, LikeTerm(term.mode, prefix + digits))
+
+
+# field key -> (source table key, the column compared); sources other than "contact" are
+# joined through their contact id.
+_COLUMNS: dict[str, Any] = {
+    "contact.name": Contact.search_name,
+    "contact.code": func.lower(Contact.code),
+    "contact.email": func.lower(Email.address),
+    "address.line1": func.lower(Address.line1),
+    "address.city": func.lower(Address.city),
+    "address.postal_code": func.lower(Address.postal_code),
+    "address.country": func.lower(Address.country),
+    "account.number": func.lower(AccountReceivable.number),
+    "subscription.number": func.lower(Subscription.number),
+    "subscription.billing_terms": func.lower(Subscription.billing_terms),
+    "access_token.number": func.lower(AccessToken.number),
+    "reward_participant.number": func.lower(RewardParticipant.number),
+    "reward_participant.scheme": func.lower(RewardScheme.name),
+}
+_SOURCE = {"contact.phone": "phone", "contact.email": "email"}
+
+
+def _source(key: str) -> str:
+    return _SOURCE.get(key, key.split(".", 1)[0])
+
+
+def _clause(c: Criterion, settings: Settings, fts: bool) -> ColumnElement[bool]:
+    field = FIELDS[c.field]
+    value = clean(c.value)
+    if field.kind == "phone":
+        return _phone_clause(c.operator, value, settings.region)
+    if field.kind == "choice":
+        if value not in field.choices:
+            raise SearchInputError(f"{field.label} must be one of {', '.join(field.choices)}")
+        return Contact.kind == value
+    return _text_clause(_COLUMNS[c.field], field, c.operator, value,
+                        fts and c.field == "contact.name")
+
+
+def _contact_ids(source: str, clauses: list[ColumnElement[bool]],
+                 address_scope: str) -> Select[Any]:
+    if source == "phone":
+        return select(Phone.contact_id).where(*clauses)
+    if source == "email":
+        return select(Email.contact_id).where(*clauses)
+    if source == "address":
+        if address_scope != "any":
+            clauses = [*clauses, Address.type == address_scope]
+        return select(Address.contact_id).where(*clauses)
+    if source == "account":
+        return select(AccountReceivable.contact_id).where(*clauses)
+    if source == "subscription":
+        return (select(AccountReceivable.contact_id)
+                .join(Subscription, Subscription.account_id == AccountReceivable.id)
+                .where(*clauses))
+    if source == "access_token":
+        return select(AccessToken.contact_id).where(*clauses)
+    return (select(RewardParticipant.contact_id)
+            .join(RewardScheme, RewardScheme.id == RewardParticipant.scheme_id)
+            .where(*clauses))
+
+
+def build_filter(criteria: list[Criterion], settings: Settings, *, fts: bool,
+                 address_scope: str = "any") -> list[ColumnElement[bool]]:
+    """All criteria must hold; criteria of one section hold on the same related row."""
+    if address_scope not in ADDRESS_SCOPES:
+        raise SearchInputError(f"address scope must be one of {', '.join(ADDRESS_SCOPES)}")
+    grouped: dict[str, list[ColumnElement[bool]]] = defaultdict(list)
+    for c in criteria:
+        grouped[_source(c.field)].append(_clause(c, settings, fts))
+    where = list(grouped.pop("contact", []))
+    for source, clauses in grouped.items():
+        where.append(Contact.id.in_(_contact_ids(source, clauses, address_scope)))
+    return where
+
+
+def _is_sqlite(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+async def _run(session: AsyncSession, where: list[ColumnElement[bool]], page: int,
+               settings: Settings) -> ResultPage:
+    size = settings.page_size
+    rows = (await session.execute(
+        select(Contact.id, Contact.code, Contact.kind, Contact.vip, Contact.first_name,
+               Contact.middle_name, Contact.last_name, Contact.company_name)
+        .where(*where).order_by(Contact.search_name, Contact.id)
+        .offset((page - 1) * size).limit(size + 1)
+    )).all()
+    has_next = len(rows) > size
+    rows = rows[:size]
+    phones, emails = await _contact_details(session, [r.id for r in rows])
+    hits = [Hit(r.id, r.code, _name(r), r.kind, r.vip, phones.get(r.id), emails.get(r.id))
+            for r in rows]
+    return ResultPage(hits, page, size, has_next)
+
+
+def _name(r: Any) -> str:
+    if r.kind == "company":
+        return r.company_name or ""
+    return " ".join(p for p in (r.first_name, r.middle_name, r.last_name) if p)
+
+
+async def _contact_details(session: AsyncSession,
+                           ids: list[int]) -> tuple[dict[int, str], dict[int, str]]:
+    """The default (else first) phone and e-mail of each contact, in two queries."""
+    if not ids:
+        return {}, {}
+    phones: dict[int, str] = {}
+    for cid, raw in (await session.execute(
+            select(Phone.contact_id, Phone.raw).where(Phone.contact_id.in_(ids))
+            .order_by(Phone.contact_id, Phone.is_default.desc(), Phone.id))).all():
+        phones.setdefault(cid, raw)
+    emails: dict[int, str] = {}
+    for cid, address in (await session.execute(
+            select(Email.contact_id, Email.address).where(Email.contact_id.in_(ids))
+            .order_by(Email.contact_id, Email.is_default.desc(), Email.id))).all():
+        emails.setdefault(cid, address)
+    return phones, emails
+
+
+def _page(page: int | str | None) -> int:
+    try:
+        number = int(page or 1)
+    except (TypeError, ValueError):
+        raise SearchInputError("the page must be a number") from None
+    if not 1 <= number <= 10_000:
+        raise SearchInputError("the page must be between 1 and 10000")
+    return number
+
+
+async def quick_search(session: AsyncSession, settings: Settings, field: str, value: str,
+                       operator: str | None = None, page: int | str | None = 1) -> ResultPage:
+    """One field (enabled for quick search by the definition), an operator and a value."""
+    if field not in settings.quick_fields:
+        raise SearchInputError(f"{field!r} is not enabled for quick search")
+    criterion = Criterion(field, value, _operator(operator, settings))
+    where = build_filter([criterion], settings, fts=_is_sqlite(session))
+    return await _run(session, where, _page(page), settings)
+
+
+async def advanced_search(session: AsyncSession, settings: Settings,
+                          values: Mapping[str, str], operator: str | None = None,
+                          address_scope: str = "any",
+                          page: int | str | None = 1) -> ResultPage:
+    """Every non-empty criterion (of the fields the definition enables) must hold."""
+    op = _operator(operator, settings)
+    criteria = []
+    for key, value in values.items():
+        if not (value or "").strip():
+            continue
+        if key not in settings.advanced_fields:
+            raise SearchInputError(f"{key!r} is not enabled for advanced search")
+        criteria.append(Criterion(key, value, op))
+    if not criteria:
+        raise SearchInputError("fill in at least one criterion")
+    where = build_filter(criteria, settings, fts=_is_sqlite(session),
+                         address_scope=address_scope or "any")
+    return await _run(session, where, _page(page), settings)
+
+
+@dataclass(frozen=True)
+class CommunicationHit:
+    id: int
+    created_at: Any
+    direction: str
+    media: str
+    subject: str
+    state: str
+    contact_id: int | None
+    contact_name: str | None
+
+
+async def communications_search(session: AsyncSession, settings: Settings, user_id: int,
+                                page: int | str | None = 1) -> ResultPage:
+    """The latest communications the user created, newest first, up to the definition's limit."""
+    number, size = _page(page), settings.page_size
+    offset = (number - 1) * size
+    limit = settings.communications_limit
+    take = size + 1 if limit is None else max(0, min(size + 1, limit - offset))
+    query = (select(Communication, Contact).outerjoin(
+        Contact, Contact.id == Communication.contact_id)
+        .where(Communication.agent_id == user_id)
+        .order_by(Communication.created_at.desc(), Communication.id.desc())
+        .offset(offset).limit(take))
+    if take == 0:
+        query = query.where(false())
+    rows = (await session.execute(query)).all()
+    has_next = len(rows) > size
+    items = [CommunicationHit(m.id, m.created_at, m.direction, m.media, m.subject, m.state,
+                              m.contact_id, c.display_name if c else None)
+             for m, c in rows[:size]]
+    return ResultPage(items, number, size, has_next)
