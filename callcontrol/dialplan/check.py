@@ -1,4 +1,8 @@
-"""Check dialplan files: asterisklint-jjs (a GPL subprocess, never imported) + our rules."""
+"""Check dialplan files: asterisklint-jjs (a GPL subprocess, never imported) + our rules.
+
+``check_files`` takes the whole set of files at once so cross-file rules (a PJSIP endpoint's
+context must exist in extensions.conf) see the set that will actually be loaded.
+"""
 
 from __future__ import annotations
 
@@ -7,72 +11,80 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REQUIRED_CONTEXTS = ("from-trunk", "from-agents", "outbound")
-_STASIS = re.compile(r"Stasis\(([^,)]*)")
-_AGI = re.compile(r"agi://[^/:\s]+(?::(\d+))?/")
+from callcontrol.dialplan import rules
+from callcontrol.dialplan.findings import Finding
+
+__all__ = ["Finding", "check_directory", "check_files", "LintUnavailable"]
+
+ASTERISK_VERSION = "22"
+LINT_TIMEOUT = 60
 _LINT = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+) (?P<msg>.*)$")
 
+Item = Path | tuple[str, str]
 
-@dataclass(frozen=True)
-class Finding:
-    file: str
-    line: int
-    message: str
-    error: bool = True
 
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+class LintUnavailable(RuntimeError):
+    """asterisklint-jjs is not installed; the message says how to get it."""
 
 
 def _linter() -> str:
     beside = Path(sys.executable).with_name("asterisklint")
-    return str(beside) if beside.exists() else (shutil.which("asterisklint") or "asterisklint")
+    found = str(beside) if beside.exists() else shutil.which("asterisklint")
+    if not found:
+        raise LintUnavailable("asterisklint is not installed: pip install asterisklint-jjs")
+    return found
 
 
-def _lint(name: str, text: str) -> list[Finding]:
+def lint(name: str, text: str) -> list[Finding]:
+    """asterisklint's dialplan-check on one extensions.conf text (E_ and W_ codes are errors)."""
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "extensions.conf").write_text(text)
         out = subprocess.run(  # noqa: S603 - our own fixed argv, no shell
-            [_linter(), "dialplan-check", "extensions.conf"], cwd=tmp,
-                             capture_output=True, text=True, timeout=60, check=False)
+            [_linter(), "dialplan-check", "--asterisk-version", ASTERISK_VERSION,
+             "--func-odbc", "", "extensions.conf"],
+            cwd=tmp, capture_output=True, text=True, timeout=LINT_TIMEOUT, check=False)
     findings = []
     for line in (out.stdout + out.stderr).splitlines():
         if m := _LINT.match(line):
             code = m["msg"].split(":")[0]
-            findings.append(Finding(name, int(m["line"]), m["msg"], code.startswith(("E_", "W_"))))
+            findings.append(Finding(name, int(m["line"]), m["msg"],
+                                    code.startswith(("E_", "W_"))))
     if out.returncode and not any(f.error for f in findings):
-        findings.append(Finding(name, 0, f"asterisklint failed: {out.stderr.strip()[:200]}"))
+        detail = (out.stderr.strip() or out.stdout.strip())[-300:]
+        findings.append(Finding(name, 0, f"asterisklint failed: {detail}"))
     return findings
 
 
-def _own(name: str, text: str, config: Any) -> list[Finding]:
-    found, contexts = [], set()
-    for no, line in enumerate(text.splitlines(), 1):
-        code = line.split(";")[0]
-        if m := re.match(r"^\[([^\]]+)\]", code.strip()):
-            contexts.add(m[1])
-        for app in _STASIS.findall(code):
-            if app.strip() != config.ari.app:
-                found.append(Finding(name, no, f"Stasis() names {app.strip()!r}, "
-                                     f"expected the configured app {config.ari.app!r}"))
-        for port in _AGI.findall(code):
-            if port and int(port) != config.agi.port:
-                found.append(Finding(name, no, f"FastAGI port {port} is not the "
-                                     f"configured agi.port {config.agi.port}"))
-    found += [Finding(name, 0, f"missing context [{c}]")
-              for c in REQUIRED_CONTEXTS if c not in contexts]
-    return found
+def _read(item: Item) -> tuple[str, str]:
+    if isinstance(item, Path):
+        return str(item), item.read_text()
+    return item
 
 
-def check_files(items: list[Path | tuple[str, str]], config: Any) -> list[Finding]:
-    """Check extensions.conf files given as paths or (name, text) pairs."""
+def check_files(items: list[Item], config: Any) -> list[Finding]:
+    """Check files given as paths or (name, text) pairs; findings in file and line order."""
+    files = [_read(item) for item in items]
+    by_kind = {Path(name).name: (name, text) for name, text in files}
+    contexts = (rules.contexts_of(by_kind["extensions.conf"][1])
+                if "extensions.conf" in by_kind else None)
     findings: list[Finding] = []
-    for item in items:
-        name, text = (str(item), Path(item).read_text()) if isinstance(item, Path) else item
-        if Path(name).name == "extensions.conf":
-            findings += _lint(name, text) + _own(name, text, config)
-    return findings
+    for name, text in files:
+        kind = Path(name).name
+        if kind == "extensions.conf":
+            findings += lint(name, text)
+        findings += rules.dialplan_rules(name, text, config)
+        if kind == "ari.conf":
+            findings += rules.ari_rules(name, text, config)
+        elif kind == "http.conf":
+            findings += rules.http_rules(name, text, config)
+        elif kind == "pjsip.conf":
+            findings += rules.pjsip_rules(name, text, contexts)
+    return sorted(findings, key=lambda f: (f.file, f.line))
+
+
+def check_directory(folder: Path, config: Any) -> list[Finding]:
+    """Every ``*.conf`` file in ``folder``."""
+    return check_files(sorted(folder.glob("*.conf")), config)

@@ -1,10 +1,17 @@
-"""Versioned store of the dialplan files for the web editor (files + JSON index)."""
+"""Versioned store of the dialplan files for the web editor (files + JSON index).
+
+The working copy (what Asterisk should load) lives in ``<var_dir>/dialplan``, seeded from
+the repository's ``dialplan/`` the first time; every saved text is kept as a numbered
+version with who saved it and when, in ``<var_dir>/dialplan-history/<file>/``.
+"""
 
 from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import asdict, dataclass
+import shutil
+import threading
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,15 +19,21 @@ from typing import Any
 from callcontrol.dialplan.check import Finding, check_files
 
 KNOWN_FILES = ("extensions.conf", "pjsip.conf", "ari.conf", "http.conf")
+REPO_DIALPLAN = Path(__file__).resolve().parents[2] / "dialplan"
+SEED_AUTHOR = "(shipped)"
 
 
 class StoreError(ValueError):
     """Unknown file name or version."""
 
 
+class StaleEdit(StoreError):
+    """Somebody saved a newer version since the editor loaded the file."""
+
+
 class CheckFailed(ValueError):
     def __init__(self, findings: list[Finding]) -> None:
-        super().__init__("; ".join(str(f) for f in findings))
+        super().__init__("\n".join(str(f) for f in findings))
         self.findings = findings
 
 
@@ -36,6 +49,25 @@ class DialplanStore:
     working_dir: Path
     history_dir: Path
     config: Any
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    @classmethod
+    def for_config(cls, config: Any, seed_from: Path = REPO_DIALPLAN) -> DialplanStore:
+        """The store under ``config.var_dir``, seeded from ``seed_from`` when empty."""
+        store = cls(Path(config.var_dir) / "dialplan",
+                    Path(config.var_dir) / "dialplan-history", config)
+        store.seed(seed_from)
+        return store
+
+    def seed(self, source: Path) -> None:
+        """Copy missing known files from ``source``; each becomes version 1."""
+        self.working_dir.mkdir(parents=True, exist_ok=True)
+        for name in KNOWN_FILES:
+            target, origin = self.working_dir / name, source / name
+            if not target.exists() and origin.exists():
+                shutil.copyfile(origin, target)
+            if target.exists() and not self.versions(name):
+                self._record(name, target.read_text(), SEED_AUTHOR)
 
     def _name(self, name: str) -> str:
         if name not in KNOWN_FILES:
@@ -46,7 +78,10 @@ class DialplanStore:
         return [n for n in KNOWN_FILES if (self.working_dir / n).exists()]
 
     def read(self, name: str) -> str:
-        return (self.working_dir / self._name(name)).read_text()
+        path = self.working_dir / self._name(name)
+        if not path.exists():
+            raise StoreError(f"{name} is not in the working copy")
+        return path.read_text()
 
     def versions(self, name: str) -> list[Version]:
         index = self.history_dir / self._name(name) / "index.json"
@@ -58,27 +93,50 @@ class DialplanStore:
             raise StoreError(f"{name} has no version {number}")
         return path.read_text()
 
-    def save(self, name: str, text: str, author: str) -> Version:
-        errors = [f for f in check_files([(self._name(name), text)], self.config) if f.error]
-        if errors:
-            raise CheckFailed(errors)
+    def check(self, name: str, text: str) -> list[Finding]:
+        """Errors the set would have with ``text`` as ``name``: in that file, or new elsewhere."""
+        current = {n: self.read(n) for n in self.list_files()}
+        before = check_files(list(current.items()), self.config) if len(current) > 1 else []
+        after = check_files(list({**current, self._name(name): text}.items()), self.config)
+        return [f for f in after if f.error and (f.file == name or f not in before)]
+
+    def save(self, name: str, text: str, author: str, base: int | None = None) -> Version:
+        """Check, then keep ``text`` as a new version and the working copy.
+
+        ``base``: the version the editor started from; refused if a newer one exists.
+        """
+        text = text.replace("\r\n", "\n")
+        with self._lock:
+            latest = self.versions(name)
+            if base is not None and latest and latest[-1].number != base:
+                raise StaleEdit(f"{name} was saved as version {latest[-1].number} by "
+                                f"{latest[-1].author} since you opened version {base}")
+            if errors := self.check(name, text):
+                raise CheckFailed(errors)
+            version = self._record(name, text, author)
+            tmp = self.working_dir / f".{name}.tmp"
+            tmp.write_text(text)
+            tmp.replace(self.working_dir / name)
+            return version
+
+    def _record(self, name: str, text: str, author: str) -> Version:
         versions = self.versions(name)
-        version = Version(len(versions) + 1, author, datetime.now(UTC).isoformat())
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        version = Version(len(versions) + 1, author, now)
         folder = self.history_dir / name
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{version.number}.conf").write_text(text)
-        index = [asdict(v) for v in [*versions, version]]
-        (folder / "index.json").write_text(json.dumps(index, indent=1))
-        tmp = self.working_dir / f".{name}.tmp"
-        tmp.write_text(text)
-        tmp.replace(self.working_dir / name)
+        tmp = folder / ".index.json.tmp"
+        tmp.write_text(json.dumps([asdict(v) for v in [*versions, version]], indent=1))
+        tmp.replace(folder / "index.json")
         return version
 
     def diff(self, name: str, from_version: int, to_version: int) -> str:
         old = self.read_version(name, from_version).splitlines(keepends=True)
         new = self.read_version(name, to_version).splitlines(keepends=True)
-        return "".join(difflib.unified_diff(old, new, f"{name}@{from_version}",
-                                            f"{name}@{to_version}"))
+        return "".join(difflib.unified_diff(old, new, f"{name} version {from_version}",
+                                            f"{name} version {to_version}"))
 
     def rollback(self, name: str, version: int, author: str) -> Version:
+        """Save the text of ``version`` again as a new version (history is never rewritten)."""
         return self.save(name, self.read_version(name, version), author)
