@@ -1,0 +1,330 @@
+"""Agent state service: CTI login/logout, state changes, reservation for calls, wrap-up.
+
+Every change is a compare-and-set on the agent's ``agent_status`` row (so two processes
+never both apply a change computed from the same old state), is recorded as an
+``AgentStateChange`` in the same transaction, then published on the bus as
+``{"type": "agent.state", ...}`` to ``agent.<user_id>`` and reflected in the
+``callcontrol_agents{state}`` gauge.
+
+Call control uses: ``reserve`` (inbound, longest idle first), ``reserve_for_outbound``
+(click-to-call), ``answered``, ``ring_failed`` (RONA), ``ring_cancelled`` (caller gone or
+another agent took it), ``call_ended`` (-> wrap-up -> ready after ``wrapup_seconds``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcontrol.agents import store
+from callcontrol.agents.errors import ExtensionInUse, NoExtension, NoSuchAgent, StateConflict
+from callcontrol.agents.models import POP_PREFERENCES, AgentStatusRow
+from callcontrol.agents.states import AgentState, Cause, TransitionRefused, transition
+from callcontrol.agents.store import AgentStatus
+from callcontrol.crm.models import utcnow
+from callcontrol.errors import ValidationFailed
+
+__all__ = ["AgentService", "AgentStatus"]
+
+logger = logging.getLogger(__name__)
+S = AgentState
+Check = Callable[[AgentStatusRow], bool]
+
+
+class AgentService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: Any,
+                 metrics: Any = None, wrapup_seconds: float = 10.0) -> None:
+        self._sessions = sessions
+        self._bus = bus
+        self._gauge = metrics["callcontrol_agents"] if metrics is not None else None
+        self.wrapup_seconds = wrapup_seconds
+        self._timers: dict[int, asyncio.Task[None]] = {}
+        self._gauge_task: asyncio.Task[None] | None = None
+        self._gauge_dirty = False
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Re-arm wrap-up timers persisted by any process (a restart must not strand agents)."""
+        async with store.transaction(self._sessions) as session:
+            pending = await store.wrapups(session)
+        for user_id, until in pending:
+            self._arm(user_id, until or utcnow())
+        self._refresh_gauge()
+
+    async def close(self) -> None:
+        tasks = [*self._timers.values(), *([self._gauge_task] if self._gauge_task else [])]
+        self._timers.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # --- the agent's own actions ---------------------------------------------------------
+
+    async def cti_login(self, user_id: int, extension: str | None = None,
+                        device: str | None = None) -> AgentStatus:
+        """Bind the agent to an extension/device (default: the user's own) and make them ready."""
+        async with store.transaction(self._sessions) as session:
+            found = await store.load(session, user_id)
+            if found is None:
+                raise NoSuchAgent(f"no user {user_id}")
+            user, row = found
+            ext = (extension or "").strip() or (row.extension if row else None) or user.extension
+            if not ext:
+                raise NoExtension("no extension: give one, or set the user's extension")
+            holder = await store.extension_holder(session, ext)
+        if holder is not None and holder != user_id:
+            raise ExtensionInUse(f"extension {ext} is in use by another agent")
+        if row is not None and row.state != S.LOGGED_OUT.value:
+            if row.extension == ext:
+                return store.status_of(user, row)
+            raise ExtensionInUse(f"already logged in on extension {row.extension}; log out first")
+        dev = (device or "").strip() or user.device or f"PJSIP/{ext}"
+        return await self._change(user_id, S.READY, Cause.AGENT,
+                                  fields={"extension": ext, "device": dev})
+
+    async def cti_logout(self, user_id: int) -> AgentStatus:
+        current = await self._require(user_id)
+        if current.state is S.LOGGED_OUT:
+            return current
+        return await self._change(user_id, S.LOGGED_OUT, Cause.AGENT)
+
+    async def set_state(self, user_id: int, state: AgentState, cause: Cause = Cause.AGENT,
+                        reason: str | None = None) -> AgentStatus:
+        state = AgentState(state)
+        if reason is not None and len(reason) > 100:
+            raise ValidationFailed("reason: at most 100 characters")
+        current = await self._require(user_id)
+        if current.state is state and state is not S.NOT_READY:
+            return current
+        if current.state is S.LOGGED_OUT and cause is Cause.AGENT:
+            raise StateConflict("log in to the CTI first")  # binds the extension: cti_login
+        return await self._change(user_id, state, Cause(cause), reason)
+
+    async def set_pop_preference(self, user_id: int, preference: str) -> AgentStatus:
+        if preference not in POP_PREFERENCES:
+            raise ValidationFailed(f"pop preference: one of {', '.join(POP_PREFERENCES)}")
+        for attempt in range(store.ATTEMPTS):
+            try:
+                async with store.transaction(self._sessions) as session:
+                    found = await store.load(session, user_id, create=True, now=utcnow())
+                    if found is None:
+                        raise NoSuchAgent(f"no user {user_id}")
+                    user, row = found
+                    assert row is not None
+                    if await store.compare_and_set(session, row, {"pop_preference": preference}):
+                        row.pop_preference = preference
+                        return store.status_of(user, row)
+            except store.RETRYABLE as exc:
+                await store.retrying(attempt, exc)
+        raise StateConflict("agent status changed concurrently; try again")
+
+    # --- call control --------------------------------------------------------------------
+
+    async def reserve(self, exclude: Iterable[int] = ()) -> AgentStatus | None:
+        """Atomically take the longest-idle ready agent (ready -> ringing), or None."""
+        exclude = tuple(exclude)
+        for attempt in range(store.ATTEMPTS):
+            try:
+                async with store.transaction(self._sessions) as session:
+                    now = utcnow()
+                    user_id = await store.reserve_one(session, exclude, now)
+                    if user_id is None:
+                        return None
+                    store.record(session, user_id, S.RINGING, None, now)
+                    found = await store.load(session, user_id)
+                    assert found is not None
+                    status = store.status_of(*found)
+                break
+            except store.RETRYABLE as exc:
+                await store.retrying(attempt, exc)
+        else:  # pragma: no cover - retrying() raises on the last attempt
+            return None
+        await self._after(status)
+        return status
+
+    async def reserve_for_outbound(self, user_id: int) -> AgentStatus:
+        """The agent's own click-to-call: their device rings first. Refused while on a call."""
+        def idle(row: AgentStatusRow) -> bool:
+            if row.state in (S.RINGING.value, S.ON_CALL.value):
+                raise StateConflict("you are already on a call")
+            if row.state == S.LOGGED_OUT.value:
+                raise StateConflict("log in to the CTI first")
+            return True
+        return await self._change(user_id, S.RINGING, Cause.SYSTEM, check=idle)
+
+    async def answered(self, user_id: int) -> AgentStatus:
+        current = await self._require(user_id)
+        if current.state is S.ON_CALL:
+            return current
+        return await self._change(user_id, S.ON_CALL, Cause.CALL)
+
+    async def ring_failed(self, user_id: int, reason: str = "no answer") -> AgentStatus:
+        """RONA: the agent let the call ring out; not offered the next one until back."""
+        return await self._change(user_id, S.NOT_READY, Cause.CALL, (reason or "no answer")[:100])
+
+    async def ring_cancelled(self, user_id: int) -> AgentStatus:
+        """Ringing stopped through no fault of the agent: back to ready, keeping their place."""
+        current = await self._require(user_id)
+        if current.state is not S.RINGING:
+            return current
+        return await self._change(user_id, S.READY, Cause.CALL)
+
+    async def call_ended(self, user_id: int) -> AgentStatus:
+        """on call -> wrap-up (ready after ``wrapup_seconds``); ringing -> ready."""
+        current = await self._require(user_id)
+        if current.state is S.RINGING:
+            return await self._change(user_id, S.READY, Cause.CALL)
+        if current.state is not S.ON_CALL:
+            return current
+        return await self._change(user_id, S.WRAP_UP, Cause.CALL)
+
+    # --- queries -------------------------------------------------------------------------
+
+    async def get(self, user_id: int) -> AgentStatus | None:
+        async with store.transaction(self._sessions) as session:
+            found = await store.load(session, user_id)
+        return None if found is None else store.status_of(*found)
+
+    async def by_extension(self, extension: str) -> AgentStatus | None:
+        async with store.transaction(self._sessions) as session:
+            found = await store.by_extension(session, extension)
+        return None if found is None else store.status_of(*found)
+
+    async def list(self) -> list[AgentStatus]:
+        async with store.transaction(self._sessions) as session:
+            return [store.status_of(u, r) for u, r in await store.all_agents(session)]
+
+    # --- internals -----------------------------------------------------------------------
+
+    async def _require(self, user_id: int) -> AgentStatus:
+        status = await self.get(user_id)
+        if status is None:
+            raise NoSuchAgent(f"no user {user_id}")
+        return status
+
+    async def _change(self, user_id: int, new: AgentState, cause: Cause,
+                      reason: str | None = None, *, fields: dict[str, Any] | None = None,
+                      check: Check | None = None) -> AgentStatus:
+        for attempt in range(store.ATTEMPTS):
+            try:
+                status = await self._try_change(user_id, new, cause, reason, fields, check)
+            except store.RETRYABLE as exc:
+                await store.retrying(attempt, exc)
+                continue
+            if status is None:
+                continue
+            if status[1]:
+                await self._after(status[0])
+            return status[0]
+        raise StateConflict("agent state changed concurrently; try again")
+
+    async def _try_change(self, user_id: int, new: AgentState, cause: Cause,
+                          reason: str | None, fields: dict[str, Any] | None,
+                          check: Check | None) -> tuple[AgentStatus, bool] | None:
+        async with store.transaction(self._sessions) as session:
+            now = utcnow()
+            found = await store.load(session, user_id, create=True, now=now)
+            if found is None:
+                raise NoSuchAgent(f"no user {user_id}")
+            user, row = found
+            assert row is not None
+            if check is not None and not check(row):
+                return store.status_of(user, row), False
+            try:
+                change = transition(AgentState(row.state), new, cause, reason)
+            except TransitionRefused as exc:
+                raise StateConflict(str(exc)) from None
+            values = self._values(row, new, change.reason, now) | (fields or {})
+            if not await store.compare_and_set(session, row, values):
+                return None
+            store.record(session, user_id, new, change.reason, now)
+            for key, value in values.items():
+                setattr(row, key, value)
+            return store.status_of(user, row), True
+
+    def _values(self, row: AgentStatusRow, new: AgentState, reason: str | None,
+                now: datetime) -> dict[str, Any]:
+        old = AgentState(row.state)
+        if new is S.READY:
+            # Back from ringing through no fault of theirs: the agent keeps their place.
+            idle = row.idle_since if old is S.RINGING and row.idle_since else now
+        elif new is S.RINGING:
+            idle = row.idle_since
+        else:
+            idle = None
+        values: dict[str, Any] = {"state": new.value, "reason": reason, "since": now,
+                                  "idle_since": idle, "wrapup_until": None}
+        if new is S.WRAP_UP:
+            values["wrapup_until"] = now + timedelta(seconds=self.wrapup_seconds)
+        if new is S.LOGGED_OUT:
+            values["extension"] = None
+        return values
+
+    async def _after(self, status: AgentStatus) -> None:
+        logger.info("agent %s (%s) is %s%s", status.user_id, status.username,
+                    status.state.value, f" ({status.reason})" if status.reason else "")
+        if status.state is S.WRAP_UP:
+            self._arm(status.user_id, (status.since or utcnow())
+                      + timedelta(seconds=self.wrapup_seconds))
+        else:
+            self._disarm(status.user_id)
+        try:
+            await self._bus.publish(f"agent.{status.user_id}",
+                                    {"type": "agent.state", **status.to_json()})
+        except Exception:  # the change is persisted; a bus outage must not undo it
+            logger.exception("could not publish the state of agent %s", status.user_id)
+        self._refresh_gauge()
+
+    def _arm(self, user_id: int, deadline: datetime) -> None:
+        self._disarm(user_id)
+        self._timers[user_id] = asyncio.create_task(
+            self._wrapup_done(user_id, deadline), name=f"wrap-up-{user_id}")
+
+    def _disarm(self, user_id: int) -> None:
+        task = self._timers.pop(user_id, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _wrapup_done(self, user_id: int, deadline: datetime) -> None:
+        await asyncio.sleep(max(0.0, (deadline - utcnow()).total_seconds()))
+        self._timers.pop(user_id, None)
+
+        def still_due(row: AgentStatusRow) -> bool:
+            # Another process, or the agent, may have ended the wrap-up already.
+            due = row.wrapup_until
+            return row.state == S.WRAP_UP.value and (due is None or due <= utcnow())
+        try:
+            await self._change(user_id, S.READY, Cause.TIMER, check=still_due)
+        except (StateConflict, NoSuchAgent) as exc:
+            logger.debug("wrap-up timer of agent %s: %s", user_id, exc)
+        except Exception:
+            logger.exception("wrap-up timer of agent %s failed", user_id)
+
+    def _refresh_gauge(self) -> None:
+        if self._gauge is None:
+            return
+        self._gauge_dirty = True
+        if self._gauge_task is None or self._gauge_task.done():
+            self._gauge_task = asyncio.create_task(self._gauge_loop(), name="agents-gauge")
+
+    async def _gauge_loop(self) -> None:
+        # One count query however many changes arrived meanwhile (not on the call path).
+        while self._gauge_dirty:
+            self._gauge_dirty = False
+            try:
+                async with store.transaction(self._sessions) as session:
+                    counts = await store.counts(session)
+            except Exception:
+                logger.exception("could not count agents by state")
+                return
+            for state in AgentState:
+                self._gauge.set(counts.get(state.value, 0), state=state.value)

@@ -1,0 +1,167 @@
+"""Database access for agent status: rows, compare-and-set updates, the atomic reservation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcontrol.agents.models import AgentStatusRow
+from callcontrol.agents.states import AgentState
+from callcontrol.crm.models import AgentStateChange, User
+
+logger = logging.getLogger(__name__)
+T = AgentStatusRow
+ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatus:
+    user_id: int
+    username: str
+    extension: str | None
+    device: str | None
+    state: AgentState
+    reason: str | None
+    since: datetime | None
+    idle_since: datetime | None
+    pop_preference: str = "ring"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id, "username": self.username, "extension": self.extension,
+            "device": self.device, "state": self.state.value, "reason": self.reason,
+            "since": _iso(self.since), "idle_since": _iso(self.idle_since),
+            "pop_preference": self.pop_preference,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def status_of(user: User, row: AgentStatusRow | None) -> AgentStatus:
+    if row is None:
+        return AgentStatus(user.id, user.username, user.extension, user.device,
+                           AgentState.LOGGED_OUT, None, None, None)
+    return AgentStatus(
+        user_id=user.id, username=user.username, extension=row.extension, device=row.device,
+        state=AgentState(row.state), reason=row.reason, since=row.since,
+        idle_since=row.idle_since, pop_preference=row.pop_preference,
+    )
+
+
+@contextlib.asynccontextmanager
+async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with sessions() as session, session.begin():
+        yield session
+
+
+async def retrying(attempt: int, exc: Exception) -> None:
+    """SQLite reports a busy database and concurrent first inserts collide; both are retried."""
+    if attempt + 1 >= ATTEMPTS:
+        raise exc
+    if isinstance(exc, OperationalError) and "locked" not in str(exc):
+        raise exc
+    await asyncio.sleep(0.005 * (attempt + 1))
+
+
+RETRYABLE = (OperationalError, IntegrityError)
+
+
+async def load(session: AsyncSession, user_id: int, *, create: bool = False,
+               now: datetime | None = None) -> tuple[User, AgentStatusRow | None] | None:
+    found = (await session.execute(
+        select(User, T).outerjoin(T, T.user_id == User.id).where(User.id == user_id)
+    )).first()
+    if found is None:
+        return None
+    user, row = found
+    if row is None and create:
+        row = T(user_id=user.id, state=AgentState.LOGGED_OUT.value, since=now,
+                pop_preference="ring", version=0)
+        session.add(row)
+        await session.flush()
+    return user, row
+
+
+async def compare_and_set(session: AsyncSession, row: AgentStatusRow,
+                          values: dict[str, Any]) -> bool:
+    """Apply ``values`` only if nobody changed the row since it was read."""
+    result = await session.execute(
+        update(T).where(T.user_id == row.user_id, T.version == row.version)
+        .values(**values, version=row.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def record(session: AsyncSession, user_id: int, state: AgentState, reason: str | None,
+           at: datetime) -> None:
+    session.add(AgentStateChange(user_id=user_id, state=state.value, reason=reason, at=at))
+
+
+async def reserve_one(session: AsyncSession, exclude: Iterable[int], now: datetime) -> int | None:
+    """ready -> ringing for the longest-idle agent, in one statement.
+
+    PostgreSQL: the candidate row is locked with FOR UPDATE SKIP LOCKED, so concurrent
+    reservers each take a different agent without waiting on each other. SQLite: writers are
+    serialised by the database lock and the statement re-checks ``state = 'ready'``.
+    """
+    pick = select(T.user_id).where(T.state == AgentState.READY.value)
+    excluded = list(exclude)
+    if excluded:
+        pick = pick.where(T.user_id.not_in(excluded))
+    pick = pick.order_by(T.idle_since, T.user_id).limit(1)
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    result = await session.execute(
+        update(T).where(T.user_id == pick.scalar_subquery(), T.state == AgentState.READY.value)
+        .values(state=AgentState.RINGING.value, reason=None, since=now, wrapup_until=None,
+                version=T.version + 1)
+        .returning(T.user_id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.scalar_one_or_none()
+
+
+async def extension_holder(session: AsyncSession, extension: str) -> int | None:
+    """The logged-in agent on ``extension``, if any."""
+    return await session.scalar(select(T.user_id).where(
+        T.extension == extension, T.state != AgentState.LOGGED_OUT.value))
+
+
+async def by_extension(session: AsyncSession, extension: str) -> tuple[User, T | None] | None:
+    """The logged-in agent on ``extension``, else the user whose own extension it is."""
+    holder = await extension_holder(session, extension)
+    if holder is None:
+        holder = await session.scalar(select(User.id).where(User.extension == extension))
+    return None if holder is None else await load(session, holder)
+
+
+async def all_agents(session: AsyncSession) -> list[tuple[User, T | None]]:
+    rows = await session.execute(
+        select(User, T).outerjoin(T, T.user_id == User.id)
+        .where(or_(T.user_id.is_not(None), User.role == "agent"))
+        .order_by(User.username)
+    )
+    return [(u, r) for u, r in rows.all()]
+
+
+async def wrapups(session: AsyncSession) -> list[tuple[int, datetime | None]]:
+    rows = await session.execute(
+        select(T.user_id, T.wrapup_until).where(T.state == AgentState.WRAP_UP.value))
+    return [(uid, until) for uid, until in rows.all()]
+
+
+async def counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(T.state, func.count()).group_by(T.state))
+    return {state: int(n) for state, n in rows.all()}

@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from callcontrol.agents.errors import ExtensionInUse, NoExtension, StateConflict
+from callcontrol.agents.models import AgentStatusRow
+from callcontrol.agents.service import AgentService
+from callcontrol.agents.states import AgentState, Cause
+from callcontrol.bus import create_bus
+from callcontrol.crm.models import AgentStateChange, utcnow
+from callcontrol.crm.users import create_user
+from callcontrol.metrics import product_registry
+
+S = AgentState
+
+
+async def _agents(db, n: int, prefix: str = "agent") -> list[int]:
+    async with db.sessions() as session, session.begin():
+        users = [await create_user(session, f"{prefix}{i}", "password-123", "agent",
+                                   extension=f"{prefix[:1]}{1000 + i}") for i in range(n)]
+        return [u.id for u in users]
+
+
+@pytest.fixture
+async def service(db):
+    bus = create_bus(None)
+    svc = AgentService(db.sessions, bus, metrics=product_registry(), wrapup_seconds=0.15)
+    await svc.start()
+    yield svc
+    await svc.close()
+
+
+async def _history(db, user_id: int) -> list[tuple[str, str | None]]:
+    async with db.sessions() as session:
+        rows = await session.execute(select(AgentStateChange.state, AgentStateChange.reason)
+                                     .where(AgentStateChange.user_id == user_id)
+                                     .order_by(AgentStateChange.id))
+        return [tuple(r) for r in rows.all()]
+
+
+async def test_cti_login_binds_the_users_extension_and_publishes_ready(db, service):
+    [uid] = await _agents(db, 1)
+    async with service._bus.subscribe(f"agent.{uid}") as sub:
+        status = await service.cti_login(uid)
+        message = await sub.get(timeout=1)
+    assert status.state is S.READY and status.extension == "a1000"
+    assert status.device == "PJSIP/a1000"
+    assert message.data["type"] == "agent.state" and message.data["state"] == "ready"
+    assert await _history(db, uid) == [("ready", None)]
+    out = await service.cti_logout(uid)
+    assert out.state is S.LOGGED_OUT
+    assert await _history(db, uid) == [("ready", None), ("logged_out", None)]
+
+
+async def test_login_refuses_an_extension_held_by_another_agent(db, service):
+    a, b = await _agents(db, 2)
+    await service.cti_login(a, extension="2001", device="PJSIP/2001")
+    with pytest.raises(ExtensionInUse):
+        await service.cti_login(b, extension="2001")
+    async with db.sessions() as session, session.begin():
+        nobody = await create_user(session, "noext", "password-123", "agent")
+    with pytest.raises(NoExtension):
+        await service.cti_login(nobody.id)
+
+
+async def test_reserve_takes_the_longest_idle_agent_first(db, service):
+    a, b, c = await _agents(db, 3)
+    for uid in (b, a, c):  # b has been idle longest
+        await service.cti_login(uid)
+        await asyncio.sleep(0.01)
+    first = await service.reserve()
+    second = await service.reserve(exclude=[a])
+    assert first.user_id == b and first.state is S.RINGING
+    assert second.user_id == c
+    assert (await service.reserve(exclude=[a])) is None
+    assert (await service.reserve()).user_id == a
+    assert await service.reserve() is None
+
+
+async def test_twenty_concurrent_reservers_never_get_the_same_agent(db, service):
+    ids = await _agents(db, 6)
+    for uid in ids:
+        await service.cti_login(uid)
+    got = await asyncio.gather(*(service.reserve() for _ in range(20)))
+    taken = [s.user_id for s in got if s is not None]
+    assert sorted(taken) == sorted(ids)  # each ready agent exactly once, the rest None
+    for uid in ids:
+        assert (await service.get(uid)).state is S.RINGING
+        assert await _history(db, uid) == [("ready", None), ("ringing", None)]
+
+
+async def test_two_services_on_one_database_share_agents_safely(db, service):
+    """Two processes' services (separate engines) reserving at once: no double booking."""
+    from callcontrol.crm.db import create_engine, session_factory
+
+    ids = await _agents(db, 4)
+    for uid in ids:
+        await service.cti_login(uid)
+    engine = create_engine(db.url)
+    other = AgentService(session_factory(engine), create_bus(None))
+    try:
+        got = await asyncio.gather(*(svc.reserve() for svc in [service, other] * 5))
+    finally:
+        await other.close()
+        await engine.dispose()
+    taken = [s.user_id for s in got if s is not None]
+    assert sorted(taken) == sorted(ids)
+
+
+async def test_rona_puts_the_agent_not_ready_and_skips_them(db, service):
+    a, b = await _agents(db, 2)
+    await service.cti_login(a)
+    await service.cti_login(b)
+    first = await service.reserve()
+    status = await service.ring_failed(first.user_id, "no answer")
+    assert status.state is S.NOT_READY and status.reason == "no answer"
+    nxt = await service.reserve()
+    assert nxt.user_id != first.user_id
+    assert await service.reserve() is None
+
+
+async def test_ring_cancelled_keeps_the_agents_place_in_the_queue(db, service):
+    a, b = await _agents(db, 2)
+    await service.cti_login(a)
+    await asyncio.sleep(0.01)
+    await service.cti_login(b)
+    first = await service.reserve()
+    assert first.user_id == a
+    back = await service.ring_cancelled(a)
+    assert back.state is S.READY and back.idle_since == first.idle_since
+    assert (await service.reserve()).user_id == a
+
+
+async def test_call_ends_in_wrap_up_then_ready_after_the_wrap_up_time(db, service):
+    [uid] = await _agents(db, 1)
+    await service.cti_login(uid)
+    await service.reserve()
+    assert (await service.answered(uid)).state is S.ON_CALL
+    wrap = await service.call_ended(uid)
+    assert wrap.state is S.WRAP_UP
+    await asyncio.sleep(0.05)
+    assert (await service.get(uid)).state is S.WRAP_UP
+    await asyncio.sleep(0.3)
+    assert (await service.get(uid)).state is S.READY
+    assert [s for s, _ in await _history(db, uid)] == [
+        "ready", "ringing", "on_call", "wrap_up", "ready"]
+
+
+async def test_a_restarted_service_finishes_a_persisted_wrap_up(db):
+    [uid] = await _agents(db, 1)
+    first = AgentService(db.sessions, create_bus(None), wrapup_seconds=30)
+    await first.cti_login(uid)
+    await first.reserve()
+    await first.answered(uid)
+    await first.call_ended(uid)
+    await first.close()  # the process dies during wrap-up
+    async with db.sessions() as session, session.begin():
+        await session.execute(update(AgentStatusRow).where(AgentStatusRow.user_id == uid)
+                              .values(wrapup_until=utcnow() + timedelta(seconds=0.1)))
+    second = AgentService(db.sessions, create_bus(None), wrapup_seconds=30)
+    await second.start()
+    try:
+        await asyncio.sleep(0.4)
+        assert (await second.get(uid)).state is S.READY
+    finally:
+        await second.close()
+
+
+async def test_agent_can_end_wrap_up_early_and_the_timer_does_nothing(db, service):
+    [uid] = await _agents(db, 1)
+    await service.cti_login(uid)
+    await service.reserve()
+    await service.answered(uid)
+    await service.call_ended(uid)
+    await service.set_state(uid, S.NOT_READY, reason="break")
+    await asyncio.sleep(0.3)
+    status = await service.get(uid)
+    assert status.state is S.NOT_READY and status.reason == "break"
+
+
+async def test_refused_changes_raise_a_409_conflict_with_a_readable_message(db, service):
+    [uid] = await _agents(db, 1)
+    with pytest.raises(StateConflict, match="log in to the CTI first"):
+        await service.set_state(uid, S.READY)
+    await service.cti_login(uid)
+    await service.reserve()
+    with pytest.raises(StateConflict, match="while ringing") as info:
+        await service.set_state(uid, S.NOT_READY, reason="lunch")
+    assert info.value.status == 409
+    with pytest.raises(StateConflict):
+        await service.cti_logout(uid)
+
+
+async def test_outbound_reservation_refuses_an_agent_on_a_call(db, service):
+    a, b = await _agents(db, 2)
+    await service.cti_login(a)
+    await service.set_state(a, S.NOT_READY, reason="paperwork")
+    status = await service.reserve_for_outbound(a)
+    assert status.state is S.RINGING
+    with pytest.raises(StateConflict, match="already on a call"):
+        await service.reserve_for_outbound(a)
+    with pytest.raises(StateConflict, match="log in"):
+        await service.reserve_for_outbound(b)
+
+
+async def test_gauge_counts_agents_by_state(db, service):
+    a, b = await _agents(db, 2)
+    await service.cti_login(a)
+    await service.cti_login(b)
+    await service.set_state(b, S.NOT_READY, Cause.AGENT, "lunch")
+    await asyncio.sleep(0.05)
+    gauge = service._gauge
+    assert gauge.value(state="ready") == 1 and gauge.value(state="not_ready") == 1
+    assert gauge.value(state="on_call") == 0
+
+
+async def test_pop_preference_is_persisted_and_validated(db, service):
+    [uid] = await _agents(db, 1)
+    assert (await service.set_pop_preference(uid, "answer")).pop_preference == "answer"
+    assert (await service.get(uid)).pop_preference == "answer"
+    with pytest.raises(Exception, match="one of ring, answer, never"):
+        await service.set_pop_preference(uid, "sometimes")
+
+
+async def test_list_shows_agents_and_by_extension_finds_the_logged_in_one(db, service):
+    a, b = await _agents(db, 2)
+    await service.cti_login(a, extension="3001")
+    listed = {s.username: s.state for s in await service.list()}
+    assert listed == {"agent0": S.READY, "agent1": S.LOGGED_OUT}
+    assert (await service.by_extension("3001")).user_id == a
+    assert (await service.by_extension("a1001")).user_id == b
+    assert await service.by_extension("9999") is None

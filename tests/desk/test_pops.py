@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from callcontrol.bus import create_bus
+from callcontrol.crm.lookup import ContactMatch
+from callcontrol.desk.pops import (
+    MemoryPopStore,
+    PopService,
+    RedisPopStore,
+    build_pop,
+    contact_payload,
+)
+from callcontrol.metrics import product_registry
+
+MATCH = ContactMatch(id=5, code="C-5", name="Maria Georgiou", kind="person", vip=True,
+                     open_service_requests=2, balance_due=Decimal("120.50"), currency="EUR",
+                     flash_notes=("Disputed bill",))
+
+
+def _pop(call_id: str = "call-1") -> dict:
+    return build_pop(call_id=call_id, communication_id=7, direction="inbound",
+                     number="99 123456", e164="+35799123456", matches=[MATCH],
+                     started_at=datetime(2026, 11, 23, 11, 0, tzinfo=UTC))
+
+
+def test_contact_payload_carries_the_summary_with_exact_money():
+    assert contact_payload(MATCH) == {
+        "id": 5, "code": "C-5", "name": "Maria Georgiou", "kind": "person", "vip": True,
+        "summary": {"open_service_requests": 2, "balance_due": "120.50", "currency": "EUR",
+                    "flash_notes": ["Disputed bill"]},
+    }
+    pop = _pop()
+    assert pop["caller"] == {"number": "99 123456", "e164": "+35799123456"}
+    assert pop["started_at"] == "2026-11-23T11:00:00+00:00"
+
+
+async def _lifecycle(store) -> None:
+    bus = create_bus(None)
+    metrics = product_registry()
+    pops = PopService(bus, store, metrics)
+    async with bus.subscribe("agent.1") as mine, bus.subscribe("agent.2") as other:
+        await pops.ringing(1, _pop())
+        ringing = await mine.get(timeout=1)
+        assert ringing.data["type"] == "call.ringing"
+        assert ringing.data["contacts"][0]["name"] == "Maria Georgiou"
+        assert other.get_nowait() is None
+        [active] = await pops.active(1)
+        assert active["call_id"] == "call-1" and active["replay"] is True
+        assert await pops.active(2) == []
+        assert await pops.ack(1, "call-1") and (await pops.active(1))[0]["acked"] is True
+        await pops.answered(1, "call-1", await pops.payload(1, "call-1"))
+        answered = await mine.get(timeout=1)
+        assert answered.data["type"] == "call.answered" and answered.data["contacts"]
+        await pops.ended(1, "call-1", {"duration_seconds": 3})
+        assert (await mine.get(timeout=1)).data["type"] == "call.ended"
+        assert await pops.active(1) == []
+        await pops.ringing(1, _pop("call-2"))
+        await mine.get(timeout=1)
+        await pops.closed(1, "call-2", "answered elsewhere")
+        closed = await mine.get(timeout=1)
+        assert closed.data == {"type": "pop.closed", "call_id": "call-2",
+                               "reason": "answered elsewhere"}
+        assert await pops.active(1) == []
+    assert metrics.counter("callcontrol_pops_total").value() == 2
+    with pytest.raises(ValueError, match="call_id"):
+        await pops.ringing(1, {"contacts": []})
+    await pops.close()
+
+
+async def test_memory_store_keeps_active_pops_until_ended_or_closed():
+    await _lifecycle(MemoryPopStore())
+
+
+async def test_redis_store_keeps_active_pops_until_ended_or_closed(redis_url, unique_name):
+    await _lifecycle(RedisPopStore(redis_url, prefix=f"{unique_name}:pops:"))
+
+
+async def test_memory_store_forgets_pops_after_their_ttl():
+    store = MemoryPopStore(ttl=0.0)
+    await store.put(1, "c", {"call_id": "c"})
+    assert await store.all(1) == [] and await store.get(1, "c") is None
