@@ -1,6 +1,7 @@
 """Build the aiohttp application: typed AppKeys, one cleanup_ctx per resource, domains.
 
-Work in progress: sign-in, sessions, CSRF and the auth middleware are not wired yet.
+Middlewares, outermost first: security headers, request counting, JSON errors for /api/,
+HTML error pages, the session cookie, authentication (cookie or bearer), CSRF.
 Domains register themselves by appending a ``setup(app)`` callable to ``DOMAINS``
 (or passing ``setups=`` to ``build_app``).
 """
@@ -16,12 +17,18 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcontrol.bus import Bus, create_bus
 from callcontrol.config import Config
 from callcontrol.crm import db as crm_db
 from callcontrol.errors import api_error_middleware
 from callcontrol.metrics import CONTENT_TYPE, Registry, product_registry
-from callcontrol.web.auth import SESSIONS, auth_middleware
+from callcontrol.web import login
+from callcontrol.web.auth import SESSIONS, auth_middleware, public
+from callcontrol.web.csrf import ALLOWED_ORIGINS, csrf_middleware
+from callcontrol.web.errorpages import html_error_pages
 from callcontrol.web.headers import security_headers
+from callcontrol.web.sessions import sessions_middleware
+from callcontrol.web.templating import setup_templates
 
 logger = logging.getLogger(__name__)
 CHECK_TIMEOUT = 2.0
@@ -36,6 +43,7 @@ CONFIG = web.AppKey("config", Config)
 ENGINE = web.AppKey("engine", AsyncEngine)
 METRICS = web.AppKey("metrics", Registry)
 ARI_STATE = web.AppKey("ari_state", object)
+BUS = web.AppKey("bus", Bus)
 
 Setup = Callable[[web.Application], None]
 DOMAINS: list[Setup] = []
@@ -49,6 +57,32 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await engine.dispose()
 
 
+async def _bus(app: web.Application) -> AsyncIterator[None]:
+    app[BUS] = create_bus(app[CONFIG].redis_url)
+    yield
+    await app[BUS].close()
+
+
+async def _check_bus(app: web.Application) -> dict[str, object]:
+    if not app[CONFIG].redis_url:
+        return {"ok": True, "mode": "in-process"}
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            ok = await app[BUS].ping()
+        return {"ok": bool(ok), "mode": "redis"}
+    except Exception as exc:  # any failure means unreachable; the type is enough detail
+        return {"ok": False, "mode": "redis", "error": type(exc).__name__}
+
+
+def _check_ari(app: web.Application) -> tuple[dict[str, object], bool]:
+    """The ARI check and whether it is healthy; without an ARI part it is not counted."""
+    ari = app.get(ARI_STATE)
+    if ari is None:
+        return {"configured": False}, True
+    connected = bool(getattr(ari, "connected", False))
+    return {"configured": True, "connected": connected}, connected
+
+
 async def _check_database(engine: AsyncEngine) -> dict[str, object]:
     try:
         async with asyncio.timeout(CHECK_TIMEOUT):
@@ -59,17 +93,18 @@ async def _check_database(engine: AsyncEngine) -> dict[str, object]:
         return {"ok": False, "error": type(exc).__name__}
 
 
+@public
 async def healthz(request: web.Request) -> web.Response:
     app = request.app
-    database = await _check_database(app[ENGINE])
-    ari = app.get(ARI_STATE)
-    connected = bool(getattr(ari, "connected", False))
-    checks = {"database": database, "redis": "not configured", "ari": {"connected": connected}}
-    ok = database["ok"] and connected
+    database, redis = await asyncio.gather(_check_database(app[ENGINE]), _check_bus(app))
+    ari, ari_ok = _check_ari(app)
+    checks = {"database": database, "redis": redis, "ari": ari}
+    ok = bool(database["ok"] and redis["ok"] and ari_ok)
     body = {"status": "ok" if ok else "degraded", "checks": checks}
     return web.json_response(body, status=200 if ok else 503)
 
 
+@public
 async def metrics(request: web.Request) -> web.Response:
     registry = request.app[METRICS]
     return web.Response(body=registry.render().encode(), headers={"Content-Type": CONTENT_TYPE})
@@ -77,21 +112,36 @@ async def metrics(request: web.Request) -> web.Response:
 
 @web.middleware
 async def count_requests(request: web.Request, handler):
-    response = await handler(request)
-    request.app[METRICS].counter("callcontrol_http_requests_total").inc(
-        method=request.method, status=str(response.status))
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # redirects are raised
+        _count(request, exc.status)
+        raise
+    _count(request, response.status)
     return response
+
+
+def _count(request: web.Request, status: int) -> None:
+    request.app[METRICS].counter("callcontrol_http_requests_total").inc(
+        method=request.method, status=str(status))
 
 
 def build_app(config: Config, *, ari_state: object | None = None,
               setups: Sequence[Setup] = ()) -> web.Application:
-    middlewares = [security_headers, api_error_middleware, count_requests, auth_middleware]
+    middlewares = [
+        security_headers, count_requests, api_error_middleware, html_error_pages,
+        sessions_middleware(config.secret_key), auth_middleware, csrf_middleware,
+    ]
     app = web.Application(middlewares=middlewares)
     app[CONFIG] = config
     app[METRICS] = product_registry()
+    app[ALLOWED_ORIGINS] = config.http.allowed_origins
     if ari_state is not None:
         app[ARI_STATE] = ari_state
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_bus)
+    setup_templates(app)
+    login.setup(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     for setup in (*DOMAINS, *setups):

@@ -1,0 +1,123 @@
+"""Sign-in and sign-out pages: argon2 passwords, limited failures, safe ``next`` redirects."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from aiohttp_session import get_session, new_session
+
+from callcontrol.crm.users import authenticate
+from callcontrol.web.auth import SESSIONS, USER, public
+from callcontrol.web.csrf import CsrfFailed, verify_csrf
+from callcontrol.web.pages import render
+from callcontrol.web.ratelimit import FailureLimiter
+from callcontrol.web.sessions import CSRF, USER_ID, new_csrf_token
+
+logger = logging.getLogger(__name__)
+
+LIMITER = web.AppKey("login_limiter", FailureLimiter)
+HOME = "/"
+MAX_USERNAME = 64
+MAX_PASSWORD = 1024
+
+
+def safe_next(value: str | None) -> str:
+    """``value`` if it is a path on this site, else the home page (no open redirects)."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return HOME
+    if any(ord(c) < 32 or c == "\\" for c in value):
+        return HOME
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return HOME
+    return value
+
+
+def _keys(request: web.Request, username: str) -> tuple[str, str]:
+    return f"user:{username.strip().lower()}", f"ip:{request.remote or 'unknown'}"
+
+
+async def _form(request: web.Request, *, status: int = 200, error: str | None = None,
+                username: str = "", next_path: str = HOME, notice: str | None = None,
+                headers: dict[str, str] | None = None) -> web.Response:
+    response = await render(request, "login.html", {
+        "error": error, "username": username, "next": next_path, "notice": notice,
+    }, status=status)
+    response.headers.update(headers or {})
+    return response
+
+
+@public
+async def login_page(request: web.Request) -> web.StreamResponse:
+    next_path = safe_next(request.query.get("next"))
+    if request.get(USER) is not None:
+        raise web.HTTPSeeOther(next_path)
+    notice = "You have signed out." if "signed_out" in request.query else None
+    return await _form(request, next_path=next_path, notice=notice)
+
+
+@public
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = str(form.get("username", ""))[:MAX_USERNAME].strip()
+    password = str(form.get("password", ""))[:MAX_PASSWORD]
+    next_path = safe_next(str(form.get("next", "")))
+    try:
+        await verify_csrf(request)
+    except CsrfFailed as exc:
+        return await _form(request, status=403, error=exc.message, username=username,
+                           next_path=next_path)
+    if not username or not password:
+        return await _form(request, status=400, error="Enter your username and password.",
+                           username=username, next_path=next_path)
+    return await _attempt(request, username, password, next_path)
+
+
+async def _attempt(request: web.Request, username: str, password: str,
+                   next_path: str) -> web.StreamResponse:
+    limiter = request.app[LIMITER]
+    user_key, ip_key = _keys(request, username)
+    wait = limiter.retry_after(user_key, ip_key)
+    if wait:
+        logger.warning("sign-in refused for %r from %s: too many failures", username,
+                       request.remote)
+        return await _form(
+            request, status=429, username=username, next_path=next_path,
+            error=f"Too many failed sign-ins. Try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)})
+    async with request.app[SESSIONS]() as db, db.begin():
+        user = await authenticate(db, username, password)
+    if user is None:
+        limiter.failed(user_key, ip_key)
+        logger.info("failed sign-in for %r from %s", username, request.remote)
+        return await _form(request, status=401, username=username, next_path=next_path,
+                           error="Wrong username or password.")
+    # Only the account's count is cleared: one valid account must not reset an address
+    # that is guessing other accounts' passwords.
+    limiter.succeeded(user_key)
+    session = await new_session(request)  # a fresh session: no fixation across sign-in
+    session[USER_ID] = user.id
+    session[CSRF] = new_csrf_token()
+    logger.info("user %s signed in from %s", user.username, request.remote)
+    raise web.HTTPSeeOther(next_path)
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    session = await get_session(request)
+    session.invalidate()
+    raise web.HTTPSeeOther("/login?signed_out=1")
+
+
+@public
+async def home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/cc")
+
+
+def setup(app: web.Application) -> None:
+    app[LIMITER] = FailureLimiter()
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login_submit)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/", home)
