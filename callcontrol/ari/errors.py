@@ -22,6 +22,10 @@ class Unauthorized(AriError):
     pass
 
 
+class Forbidden(AriError):
+    pass
+
+
 class NotFound(AriError):
     pass
 
@@ -43,11 +47,15 @@ class ServerError(AriError):
 
 
 class AriUnavailable(AriError):
-    pass
+    """No HTTP answer: connection refused or reset, or the request timed out."""
+
+
+class MalformedResponse(AriError):
+    """A 2xx answer whose body is not the JSON model the operation promises."""
 
 
 _BY_STATUS: dict[int, type[AriError]] = {
-    400: BadRequest, 401: Unauthorized, 404: NotFound, 405: NotAllowed,
+    400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 405: NotAllowed,
     409: Conflict, 422: Unprocessable, 500: ServerError,
 }
 
