@@ -114,3 +114,176 @@ async def db(db_url: str):
         yield database
     finally:
         await database.engine.dispose()
+
+
+# --- Browser fixtures (web foundation): live_server, browser, page, login ----------------
+#
+#   @pytest.mark.browser
+#   async def test_x(page, live_server, login):
+#       await live_server.create_user("ada", "password-123", "agent")
+#       await login(page, live_server, "ada", "password-123")
+#       await page.goto("/cc")            # relative to live_server.url
+#
+# A module adds its routes by overriding ``live_server_setups``:
+#
+#   @pytest.fixture
+#   def live_server_setups():
+#       return [my_domain.setup]
+#
+# ``live_server_factory`` starts more servers (e.g. two processes' worth sharing one Redis).
+
+CHROMIUM = os.environ.get("CALLCONTROL_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = os.environ.get(
+    "CALLCONTROL_TEST_ARTIFACTS",
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "test-artifacts"),
+)
+
+
+class LiveServer:
+    """A running ``build_app`` on 127.0.0.1: ``.url``, ``.app``, ``.sessions``, ``.config``."""
+
+    def __init__(self, url: str, app, config, runner) -> None:
+        from callcontrol.web.auth import SESSIONS
+
+        self.url = url
+        self.app = app
+        self.config = config
+        self.sessions = app[SESSIONS]
+        self._runner = runner
+
+    async def create_user(self, username: str, password: str, role: str,
+                          extension: str | None = None, device: str | None = None):
+        from callcontrol.crm.users import create_user
+
+        async with self.sessions() as session, session.begin():
+            return await create_user(session, username, password, role,
+                                     extension=extension, device=device)
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+
+@pytest.fixture
+def live_server_setups() -> tuple:
+    """Extra ``setup(app)`` callables for ``live_server``; override in a test module."""
+    return ()
+
+
+@pytest.fixture
+async def live_server_factory(tmp_path):
+    """``await start(setups=(), ari_state=None, **config_changes) -> LiveServer``.
+
+    Each server gets its own migrated SQLite database in tmp_path unless ``database_url``
+    is among ``config_changes`` (pass the same URL to share one).
+    """
+    import dataclasses
+    import socket
+
+    from aiohttp import web
+
+    from callcontrol.app import build_app
+    from callcontrol.config import load_config
+    from callcontrol.crm.migrate import upgrade_async
+
+    started: list[LiveServer] = []
+
+    async def start(*, setups=(), ari_state=None, **config_changes) -> LiveServer:
+        base = load_config({"CALLCONTROL_VAR_DIR": str(tmp_path / "var")})
+        config_changes.setdefault(
+            "database_url", f"sqlite+aiosqlite:///{tmp_path / f'live{len(started)}.db'}")
+        config = dataclasses.replace(base, **config_changes)
+        await upgrade_async(config.database_url)
+        app = build_app(config, ari_state=ari_state, setups=setups)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        await web.SockSite(runner, sock).start()
+        server = LiveServer(f"http://127.0.0.1:{sock.getsockname()[1]}", app, config, runner)
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in reversed(started):
+            await server.stop()
+
+
+@pytest.fixture
+async def live_server(live_server_factory, live_server_setups) -> LiveServer:
+    return await live_server_factory(setups=live_server_setups)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not os.path.exists(CHROMIUM):
+        service_missing("Chromium", f"{CHROMIUM} does not exist")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium_path):
+    """Headless Debian Chromium through Playwright (never ``playwright install``)."""
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError as exc:
+        service_missing("Playwright", exc)
+    async with async_playwright() as pw:
+        try:
+            instance = await pw.chromium.launch(executable_path=chromium_path, headless=True)
+        except Exception as exc:  # noqa: BLE001 - any launch failure means no browser
+            service_missing("Chromium", exc)
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+@pytest.fixture
+def browser_console() -> list[str]:
+    """Console errors and uncaught exceptions seen by ``page`` (CSP violations land here)."""
+    return []
+
+
+@pytest.fixture
+async def page(browser, live_server, browser_console):
+    """A fresh browser context and page whose relative URLs go to ``live_server``."""
+    context = await browser.new_context(base_url=live_server.url)
+    tab = await context.new_page()
+    tab.set_default_timeout(5000)
+    tab.on("console", lambda m: m.type == "error" and browser_console.append(m.text))
+    tab.on("pageerror", lambda e: browser_console.append(str(e)))
+    try:
+        yield tab
+    finally:
+        await context.close()
+
+
+async def browser_login(page, live_server, username: str, password: str) -> None:
+    """Sign in through the form; raise AssertionError with the page's message on failure."""
+    await page.goto(f"{live_server.url}/login")
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    async with page.expect_navigation():
+        await page.click("form[action='/login'] button[type=submit]")
+    if "/login" in page.url:
+        alert = page.locator("[role=alert]")
+        message = await alert.inner_text() if await alert.count() else "no message"
+        raise AssertionError(f"sign-in as {username!r} failed: {message}")
+
+
+@pytest.fixture
+def login():
+    """``await login(page, live_server, username, password)``."""
+    return browser_login
+
+
+@pytest.fixture
+def artifacts(request) -> str:
+    """A directory for this test's screenshots (``CALLCONTROL_TEST_ARTIFACTS`` or
+    ``test-artifacts/`` in the checkout)."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in request.node.name)
+    path = os.path.join(ARTIFACTS, name)
+    os.makedirs(path, exist_ok=True)
+    return path
