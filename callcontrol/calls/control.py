@@ -1,0 +1,1360 @@
+"""Call control on Stasis: one event-driven state machine per call.
+
+Events from the ARI websocket and API requests are posted into the call's mailbox and run
+one at a time for that call (a short-lived task drains the mailbox, so no task lives as
+long as a call and calls never wait for each other). Timers (ring timeout, queue maximum
+wait, recording grace) are ``loop.call_later`` handles that post into the same mailbox.
+
+Ids: an inbound call's id is ``<app>-<caller channel id>``; an outbound one
+``<app>-out-<hex>``. Every channel and bridge callcontrol creates gets an id starting with
+the call id, and originated channels enter Stasis with the arguments ``<kind>,<call id>``,
+so they are told apart from new inbound calls, and after a restart the calls are found
+again from the draft communications and the channels ARI still reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import re
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from callcontrol.agents.states import AgentState, Cause, TransitionRefused
+from callcontrol.ari import AriClient, EventStream
+from callcontrol.ari import errors as ari_errors
+from callcontrol.ari import events as ev
+from callcontrol.calls.model import ORIGINATED_KINDS, Call, Leg, Phase, Role
+from callcontrol.calls.records import (
+    Journal,
+    Records,
+    callback_op,
+    contact_if_unset_op,
+    draft_op,
+    update_op,
+)
+from callcontrol.calls.store import RecordingStore
+from callcontrol.config import Config
+from callcontrol.crm.phones import normalise
+from callcontrol.errors import ApiError
+from callcontrol.logs import call_context
+
+logger = logging.getLogger(__name__)
+
+# Dial statuses / ChannelDestroyed causes -> why a ringing leg failed.
+_DIALSTATUS = {"BUSY": "busy", "NOANSWER": "no_answer", "CONGESTION": "unreachable",
+               "CHANUNAVAIL": "unreachable", "CANCEL": "cancelled"}
+_CAUSES = {17: "busy", 19: "no_answer", 18: "no_answer", 21: "rejected", 34: "unreachable",
+           1: "unreachable", 3: "unreachable", 27: "unreachable", 38: "unreachable"}
+
+
+class CallError(Exception):
+    """A call control request refused; ``kind`` is not_found | conflict | forbidden | bad."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:150]
+
+
+class CallControl:
+    def __init__(self, config: Config, ari: AriClient, sessions: Any, agents: Any, pops: Any,
+                 bus: Any, metrics: Any, recordings: RecordingStore, *,
+                 hunt_interval: float = 0.5, ring_grace: float = 1.0,
+                 recording_grace: float = 3.0, message_timeout: float = 15.0,
+                 customer_ring_timeout: float = 30.0,
+                 customer_endpoint: str = "Local/{number}@customers",
+                 transfer_endpoint: str = "Local/{extension}@agents",
+                 message_media: str = "sound:vm-nobodyavail",
+                 stream_options: dict[str, Any] | None = None) -> None:
+        self.config = config
+        self.app = config.ari.app
+        self.ari = ari
+        self.records = Records(sessions)
+        self.agents = agents
+        self.pops = pops
+        self.bus = bus
+        self.metrics = metrics
+        self.store = recordings
+        self.ring_timeout = config.calls.ring_timeout
+        self.queue_max_wait = config.calls.queue_max_wait
+        self.lookup_budget = config.calls.lookup_budget_ms / 1000.0
+        self.hunt_interval = hunt_interval
+        self.ring_grace = ring_grace
+        self.recording_grace = recording_grace
+        self.message_timeout = message_timeout
+        self.customer_ring_timeout = customer_ring_timeout
+        self.customer_endpoint = customer_endpoint
+        self.transfer_endpoint = transfer_endpoint
+        self.message_media = message_media
+        self.calls: dict[str, Call] = {}
+        self.ended: OrderedDict[str, str] = OrderedDict()   # recently ended call ids
+        self._channels: dict[str, tuple[Call, Leg]] = {}
+        self._recordings: dict[str, Call] = {}
+        self._playbacks: dict[str, Call] = {}
+        self._waiting: list[Call] = []
+        self._hunt_timer: asyncio.TimerHandle | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        self.resyncs = 0
+        self.stream = EventStream(config.ari, self.handle_event, on_resync=self._on_resync,
+                                  **(stream_options or {}))
+
+    # --- life cycle ------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self.stream.connected
+
+    async def start(self) -> None:
+        await self.stream.start()
+
+    async def close(self, *, flush_timeout: float = 5.0) -> None:
+        """Stop handling events; calls stay up on the PBX (a restart adopts them)."""
+        self._closing = True
+        await self.stream.close()
+        if self._hunt_timer is not None:
+            self._hunt_timer.cancel()
+        for call in list(self.calls.values()):
+            for handle in call.timers.values():
+                handle.cancel()
+            for leg in call.legs.values():
+                if leg.timer is not None:
+                    leg.timer.cancel()
+        runners = [c.runner for c in self.calls.values() if c.runner and not c.runner.done()]
+        if runners:
+            await asyncio.wait(runners, timeout=flush_timeout)
+        for call in list(self.calls.values()):
+            await call.journal.flush(flush_timeout)
+            call.journal.close()
+        for task in list(self._background):
+            task.cancel()
+        self._set_active()
+
+    # --- event dispatch -----------------------------------------------------------------
+
+    async def handle_event(self, event: ev.Event) -> None:
+        """The EventStream handler: route one event to its call's mailbox (never blocks)."""
+        if self._closing:
+            return
+        if isinstance(event, ev.StasisStart):
+            self._on_stasis_start(event)
+        elif isinstance(event, ev.StasisEnd):
+            self._post_leg(event.channel.id, self._leg_ended, "stasis_end", None, "")
+        elif isinstance(event, ev.ChannelDestroyed):
+            self._post_leg(event.channel.id, self._leg_ended, "destroyed", event.cause,
+                           event.cause_txt)
+        elif isinstance(event, ev.Dial):
+            found = self._channels.get(event.peer.id)
+            if found and event.dialstatus:
+                found[1].dialstatus = event.dialstatus
+        elif isinstance(event, ev.ChannelStateChange):
+            found = self._channels.get(event.channel.id)
+            if found and event.channel.state == "Up" and found[1].role is Role.CUSTOMER:
+                found[0].customer_answered = True
+        elif isinstance(event, (ev.RecordingFinished, ev.RecordingFailed)):
+            call = self._recordings.get(event.recording.name)
+            if call is not None:
+                self._post(call, self._recording_finished, event.recording)
+        elif isinstance(event, ev.PlaybackFinished):
+            call = self._playbacks.pop(event.playback.id, None)
+            if call is not None:
+                self._post(call, self._message_done)
+
+    def _on_stasis_start(self, event: ev.StasisStart) -> None:
+        channel = event.channel
+        known = self._channels.get(channel.id)
+        if known is not None:
+            self._post(known[0], self._leg_entered, known[1], event)
+            return
+        args = event.args
+        if args and args[0] in ORIGINATED_KINDS:
+            call_id = args[1] if len(args) > 1 else ""
+            call = self.calls.get(call_id)
+            if call is None:
+                # one of ours from a call that no longer exists (e.g. before a restart)
+                logger.warning("stray %s channel %s for unknown call %r: hanging up",
+                               args[0], channel.id, call_id)
+                self._spawn(self._hangup(channel.id))
+                return
+            leg = call.add_leg(Leg(channel.id, ORIGINATED_KINDS[args[0]]))
+            self._channels[channel.id] = (call, leg)
+            self._post(call, self._leg_entered, leg, event)
+            return
+        self._new_inbound(event)
+
+    def _post_leg(self, channel_id: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        found = self._channels.get(channel_id)
+        if found is not None:
+            self._post(found[0], fn, found[1], *args)
+
+    def _post(self, call: Call, fn: Callable[..., Awaitable[Any]], *args: Any,
+              result: bool = False) -> asyncio.Future[Any] | None:
+        """Queue ``fn(call, *args)`` in the call's mailbox; the future if ``result``."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future() if result else None
+        call.mailbox.append((fn, args, future))
+        if call.runner is None or call.runner.done():
+            call.runner = loop.create_task(self._drain(call), name=f"call-{call.id}")
+        return future
+
+    async def _drain(self, call: Call) -> None:
+        with call_context(call.id):
+            while call.mailbox:
+                fn, args, future = call.mailbox.popleft()
+                try:
+                    value = await fn(call, *args)
+                except CallError as exc:
+                    if future is not None and not future.done():
+                        future.set_exception(exc)
+                    else:
+                        logger.warning("%s", exc.message)
+                except Exception as exc:  # noqa: BLE001 - one bad step must not kill the call
+                    logger.exception("call step %s failed", getattr(fn, "__name__", fn))
+                    if future is not None and not future.done():
+                        future.set_exception(exc)
+                else:
+                    if future is not None and not future.done():
+                        future.set_result(value)
+
+    def _timer(self, call: Call, name: str, delay: float,
+               fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        call.cancel_timer(name)
+        loop = asyncio.get_running_loop()
+        call.timers[name] = loop.call_later(max(0.0, delay), self._post, call, fn, *args)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # --- small ARI helpers --------------------------------------------------------------
+
+    async def _ari(self, what: str, coro: Awaitable[Any], *, quiet404: bool = True) -> Any:
+        """Run one ARI request; log and swallow its failure (the call goes on)."""
+        try:
+            return await coro
+        except ari_errors.NotFound:
+            if not quiet404:
+                logger.warning("%s: not found", what)
+        except ari_errors.AriError as exc:
+            logger.warning("%s failed: %s", what, exc)
+        return None
+
+    async def _hangup(self, channel_id: str) -> None:
+        await self._ari(f"hang up {channel_id}", self.ari.channels.hangup(channel_id))
+
+    def _register(self, call: Call, leg: Leg) -> Leg:
+        call.add_leg(leg)
+        self._channels[leg.id] = (call, leg)
+        return leg
+
+    # --- inbound ----------------------------------------------------------------------
+
+    def _new_inbound(self, event: ev.StasisStart) -> None:
+        channel = event.channel
+        call_id = f"{self.app}-{channel.id}"
+        if call_id in self.calls:
+            return
+        call = Call(id=call_id, direction="inbound", journal=Journal(self.records, call_id),
+                    started_at=event.timestamp or _now())
+        call.stasis_start_at = event.timestamp
+        call.customer = self._register(call, Leg(channel.id, Role.CUSTOMER, in_stasis=True))
+        call.customer_answered = channel.state == "Up"
+        call.bridge_id = f"{call_id}-br"
+        self.calls[call_id] = call
+        self._set_active()
+        self._post(call, self._start_inbound, event)
+
+    async def _start_inbound(self, call: Call, event: ev.StasisStart) -> None:
+        channel = event.channel
+        raw = channel.caller.number if channel.caller else ""
+        call.caller_number = raw or None
+        call.e164 = normalise(raw, self.config.default_region)
+        if event.args and event.args[0] == "inbound" and len(event.args) > 1:
+            call.called_number = event.args[1][:32] or None
+        logger.info("inbound call from %r (%s) args=%s", raw, call.e164 or "unknown",
+                    ",".join(event.args))
+        if not call.customer_answered:
+            await self._ari("ring", self.ari.channels.ring(call.customer.id))
+        await self._lookup(call)
+        self._write_draft(call)
+        self._publish(call, "call.started")
+        self.queue_deadline(call, self.queue_max_wait)
+        call.phase = Phase.QUEUED
+        await self._hunt(call)
+
+    def queue_deadline(self, call: Call, wait: float) -> None:
+        loop = asyncio.get_running_loop()
+        call.queue_deadline = loop.time() + wait
+        self._timer(call, "queue", wait, self._queue_timeout)
+
+    async def _lookup(self, call: Call) -> None:
+        """Contacts for the caller's number within the budget; else unknown, retried later."""
+        if call.e164 is None:
+            return
+        task = asyncio.ensure_future(self.records.lookup(call.e164))
+        try:
+            matches = await asyncio.wait_for(asyncio.shield(task), self.lookup_budget)
+        except TimeoutError:
+            logger.warning("caller look-up over its %.0f ms budget: continuing as unknown",
+                           self.lookup_budget * 1000)
+            self._spawn(self._late_lookup(call, task))
+            return
+        except Exception as exc:  # noqa: BLE001 - the database may be away
+            logger.warning("caller look-up failed (%s): continuing as unknown", exc)
+            self._spawn(self._late_lookup(call, None))
+            return
+        self._set_contacts(call, matches)
+
+    def _set_contacts(self, call: Call, matches: list[Any]) -> None:
+        call.contacts = list(matches)
+        if len(matches) == 1:
+            call.contact_id = matches[0].id
+
+    async def _late_lookup(self, call: Call, task: asyncio.Future[Any] | None) -> None:
+        with call_context(call.id):
+            delay = 0.1
+            for _attempt in range(20):
+                try:
+                    matches = await task if task is not None else await self.records.lookup(
+                        call.e164 or "")
+                    break
+                except Exception as exc:  # noqa: BLE001
+                    logger.warning("late look-up failed (%s); retrying", exc)
+                    task = None
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+            else:
+                return
+            logger.info("late look-up found %d contact(s)", len(matches))
+            if len(matches) == 1 and call.contact_id is None:
+                call.contact_id = matches[0].id
+                call.journal.submit(contact_if_unset_op(call.id, matches[0].id))
+            if not call.contacts:
+                call.contacts = list(matches)
+
+    def _write_draft(self, call: Call) -> asyncio.Future[Any]:
+        if call.direction == "inbound":
+            subject = f"Incoming call from {call.e164 or call.caller_number or 'unknown number'}"
+        else:
+            subject = f"Outgoing call to {call.called_number}"
+        future = call.journal.submit(draft_op(call.id, {
+            "direction": call.direction, "subject": subject[:200],
+            "caller_number": (call.caller_number or None) and call.caller_number[:32],
+            "called_number": call.called_number, "contact_id": call.contact_id,
+            "agent_id": call.agent_id if call.direction == "outbound" else None,
+            "started_at": call.started_at,
+        }))
+
+        def done(f: asyncio.Future[Any]) -> None:
+            if not f.cancelled() and f.exception() is None:
+                call.comm_id = f.result()
+        future.add_done_callback(done)
+        return future
+
+    # --- hunting for an agent -----------------------------------------------------------
+
+    async def _hunt(self, call: Call) -> None:
+        if call.phase is not Phase.QUEUED:
+            return
+        try:
+            agent = await self.agents.reserve(exclude=tuple(call.tried))
+        except Exception as exc:  # noqa: BLE001 - database away: try again on the next tick
+            logger.warning("agent reservation failed (%s)", exc)
+            agent = None
+        if agent is None:
+            await self._wait_in_queue(call)
+            return
+        if not agent.device:
+            logger.warning("agent %s has no device; skipping", agent.user_id)
+            call.tried.add(agent.user_id)
+            await self._agent_call("ring_failed", agent.user_id, "no device")
+            await self._hunt(call)
+            return
+        await self._ring_agent(call, agent.user_id, agent.device)
+
+    async def _wait_in_queue(self, call: Call) -> None:
+        """No agent free: answer the caller and play music on hold until one is."""
+        if call not in self._waiting:
+            self._waiting.append(call)
+        await self._ensure_bridge(call)
+        if not call.customer_answered:
+            await self._ari("answer", self.ari.channels.answer(call.customer.id))
+            call.customer_answered = True
+        if not call.customer.in_bridge:
+            await self._ari("add caller to bridge",
+                            self.ari.bridges.add_channel(call.bridge_id, call.customer.id))
+            call.customer.in_bridge = True
+        if not call.moh:
+            await self._ari("music on hold", self.ari.bridges.start_moh(call.bridge_id))
+            call.moh = True
+        self._schedule_hunt()
+
+    def _schedule_hunt(self) -> None:
+        if self._hunt_timer is None and self._waiting and not self._closing:
+            loop = asyncio.get_running_loop()
+            self._hunt_timer = loop.call_later(self.hunt_interval, self._hunt_tick)
+
+    def _hunt_tick(self) -> None:
+        self._hunt_timer = None
+        self._waiting = [c for c in self._waiting if c.phase is Phase.QUEUED]
+        for call in self._waiting:
+            self._post(call, self._hunt)
+        self._schedule_hunt()
+
+    async def _ensure_bridge(self, call: Call) -> None:
+        if call.bridge_made:
+            return
+        with contextlib.suppress(ari_errors.Conflict):  # already there (adopted call)
+            await self.ari.bridges.create(type="mixing", bridge_id=call.bridge_id,
+                                          name=call.id[:80])
+        call.bridge_made = True
+
+    async def _ring_agent(self, call: Call, agent_id: int | None, device: str) -> None:
+        call.attempts += 1
+        if agent_id is not None:
+            call.tried.add(agent_id)
+        leg = self._register(call, Leg(f"{call.id}-a{call.attempts}", Role.AGENT,
+                                       endpoint=device, agent_id=agent_id))
+        call.agent = leg
+        call.phase = Phase.RINGING
+        if call in self._waiting:
+            self._waiting.remove(call)
+        number = call.e164 or call.caller_number or ""
+        name = call.contacts[0].name if len(call.contacts) == 1 else ""
+        try:
+            await self.ari.channels.originate(
+                device, app=self.app, app_args=f"agent,{call.id}",
+                caller_id=_caller_id(name, number), timeout=_ari_timeout(self.ring_timeout),
+                channel_id=leg.id, other_channel_id=f"{leg.id}b")
+        except ari_errors.AriError as exc:
+            logger.warning("ringing agent %s on %s failed: %s", agent_id, device, exc)
+            leg.gone = True
+            call.agent = None
+            call.phase = Phase.QUEUED
+            if agent_id is not None:
+                await self._agent_call("ring_failed", agent_id, "unreachable")
+            await self._hunt(call)
+            return
+        logger.info("ringing agent %s on %s (leg %s)", agent_id, device, leg.id)
+        loop = asyncio.get_running_loop()
+        leg.timer = loop.call_later(self.ring_timeout, self._post, call, self._ring_timed_out, leg)
+        if agent_id is not None:
+            await self._pop(call, agent_id)
+
+    async def _pop(self, call: Call, agent_id: int) -> None:
+        payload = self.pop_payload(call)
+        try:
+            await self.pops.ringing(agent_id, payload)
+        except Exception as exc:  # noqa: BLE001 - the pop must never hold the call
+            logger.warning("screen pop for agent %s failed: %s", agent_id, exc)
+            return
+        call.popped.add(agent_id)
+        if getattr(self.pops, "_pops_total", None) is None:  # the desk's PopService counts
+            self.metrics.counter("callcontrol_pops_total").inc()
+        if call.stasis_start_at is not None:
+            latency = (_now() - call.stasis_start_at).total_seconds()
+            self.metrics.histogram("callcontrol_pop_latency_seconds").observe(max(0.0, latency))
+
+    def pop_payload(self, call: Call) -> dict[str, Any]:
+        try:
+            from callcontrol.desk.pops import contact_payload
+        except ImportError:  # pragma: no cover - the desk package is wired in the app
+            contact_payload = _contact_payload
+        return {
+            "call_id": call.id, "communication_id": call.comm_id, "direction": call.direction,
+            "caller": {"number": call.caller_number if call.direction == "inbound"
+                       else call.called_number, "e164": call.e164},
+            "contacts": [contact_payload(m) for m in call.contacts],
+            "started_at": call.started_at.isoformat(),
+        }
+
+    async def _ring_timed_out(self, call: Call, leg: Leg) -> None:
+        if leg.gone or leg.in_stasis or call.agent is not leg:
+            return
+        logger.info("agent leg %s did not answer within %.1fs", leg.id, self.ring_timeout)
+        leg.dialstatus = leg.dialstatus if leg.dialstatus not in ("", "RINGING") else "NOANSWER"
+        await self._hangup(leg.id)
+        # ChannelDestroyed follows; if it is lost, the grace timer ends the leg anyway
+        loop = asyncio.get_running_loop()
+        leg.timer = loop.call_later(self.ring_grace, self._post, call, self._leg_ended, leg,
+                                    "timeout", 19, "no answer")
+
+    async def _queue_timeout(self, call: Call) -> None:
+        if call.phase not in (Phase.QUEUED, Phase.RINGING, Phase.NEW):
+            return
+        logger.info("nobody answered within the queue's maximum wait")
+        if call in self._waiting:
+            self._waiting.remove(call)
+        if call.phase is Phase.RINGING and call.agent is not None:
+            leg = call.agent
+            leg.released = True
+            call.agent = None
+            await self._hangup(leg.id)
+            await self._release_ringing_agent(call, leg, "expired")
+        call.phase = Phase.MESSAGE
+        call.pending_end = ("missed", "queue_timeout")
+        if not call.customer_answered:
+            await self._ari("answer", self.ari.channels.answer(call.customer.id))
+            call.customer_answered = True
+        if call.moh and call.bridge_made:
+            await self._ari("stop moh", self.ari.bridges.stop_moh(call.bridge_id))
+            call.moh = False
+        playback_id = f"{call.id}-msg"
+        self._playbacks[playback_id] = call
+        played = await self._ari("play message", self.ari.channels.play(
+            call.customer.id, self.message_media, playback_id=playback_id))
+        self._timer(call, "message", self.message_timeout if played else 0.0, self._message_done)
+
+    async def _message_done(self, call: Call) -> None:
+        call.cancel_timer("message")
+        if call.phase is Phase.MESSAGE and call.customer and not call.customer.gone:
+            await self._hangup(call.customer.id)
+
+    async def _release_ringing_agent(self, call: Call, leg: Leg, reason: str) -> None:
+        """A ringing agent who did nothing wrong (caller left, queue expired): ready again."""
+        if leg.agent_id is None:
+            return
+        await self._agent_call("ring_cancelled", leg.agent_id)
+        await self._pop_closed(call, leg.agent_id, reason)
+
+    async def _pop_closed(self, call: Call, agent_id: int, reason: str) -> None:
+        if agent_id not in call.popped:
+            return
+        try:
+            await self.pops.closed(agent_id, call.id, reason)
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("closing the pop of agent %s failed: %s", agent_id, exc)
+
+    # --- legs entering Stasis -------------------------------------------------------------
+
+    async def _leg_entered(self, call: Call, leg: Leg, event: ev.StasisStart) -> None:
+        leg.in_stasis = True
+        if leg.timer is not None:
+            leg.timer.cancel()
+            leg.timer = None
+        if call.phase in (Phase.ENDING, Phase.ENDED) or leg.released:
+            await self._hangup(leg.id)
+            return
+        if leg.role is Role.AGENT:
+            if call.agent is not leg:
+                logger.info("late answer on %s: hanging up", leg.id)
+                leg.released = True
+                await self._hangup(leg.id)
+                return
+            if call.direction == "outbound" and call.phase is Phase.RINGING:
+                await self._outbound_agent_answered(call, leg)
+            else:
+                await self._agent_answered(call, leg)
+        elif leg.role is Role.CUSTOMER and call.direction == "outbound":
+            await self._customer_answered(call, leg)
+        elif leg.role is Role.SUPERVISOR:
+            await self._supervisor_answered(call, leg)
+        elif leg.role is Role.SNOOP:
+            pass  # joins the supervision bridge when the supervisor answers
+
+    async def _agent_answered(self, call: Call, leg: Leg) -> None:
+        if call.phase is not Phase.RINGING or call.customer is None or call.customer.gone:
+            leg.released = True
+            await self._hangup(leg.id)
+            return
+        logger.info("agent %s answered", leg.agent_id)
+        call.cancel_timer("queue")
+        await self._ensure_bridge(call)
+        if not call.customer_answered:
+            await self._ari("answer", self.ari.channels.answer(call.customer.id))
+            call.customer_answered = True
+        if call.moh:
+            await self._ari("stop moh", self.ari.bridges.stop_moh(call.bridge_id))
+            call.moh = False
+        joining = [leg.id] if call.customer.in_bridge else [call.customer.id, leg.id]
+        await self.ari.bridges.add_channel(call.bridge_id, joining)
+        call.customer.in_bridge = leg.in_bridge = True
+        first = call.answered_at is None
+        call.phase = Phase.CONNECTED
+        call.agent_id = leg.agent_id
+        if first:
+            call.answered_at = _now()
+            call.first_agent_id = leg.agent_id
+            call.journal.submit(update_op(call.id, {"answered_at": call.answered_at,
+                                                    "agent_id": leg.agent_id}))
+        else:
+            self._record_transfer_outcome(call, "answered")
+        await self._start_recording(call)
+        if leg.agent_id is not None:
+            await self._agent_call("answered", leg.agent_id)
+            await self._pop_event("answered", leg.agent_id, call)
+        self._publish(call, "call.answered")
+
+    async def _start_recording(self, call: Call) -> None:
+        if call.recording is not None:
+            return
+        name = _safe_name(call.id)
+        self._recordings[name] = call
+        try:
+            await self.ari.bridges.record(call.bridge_id, name, format="wav",
+                                          if_exists="overwrite")
+        except ari_errors.AriError as exc:
+            logger.error("recording the call failed: %s", exc)
+            self._recordings.pop(name, None)
+            return
+        call.recording = name
+        call.recording_state = "recording"
+        call.journal.submit(update_op(call.id, {"recording": name}))
+
+    # --- legs ending ------------------------------------------------------------------
+
+    async def _leg_ended(self, call: Call, leg: Leg, how: str, cause: int | None,
+                         cause_txt: str) -> None:
+        if cause is not None and leg.cause is None:
+            leg.cause, leg.cause_txt = cause, cause_txt
+        if leg.gone:
+            return
+        leg.gone = True
+        if leg.timer is not None:
+            leg.timer.cancel()
+            leg.timer = None
+        if call.phase in (Phase.ENDING, Phase.ENDED):
+            return
+        logger.info("leg %s (%s) ended: %s cause=%s %s dialstatus=%s", leg.id, leg.role.value,
+                    how, cause, cause_txt, leg.dialstatus)
+        if leg.role is Role.CUSTOMER:
+            await self._customer_gone(call, leg)
+        elif leg.role is Role.AGENT:
+            if leg.released or call.agent is not leg:
+                return
+            await self._agent_gone(call, leg)
+        elif leg.role in (Role.SUPERVISOR, Role.SNOOP):
+            await self._supervision_leg_gone(call, leg)
+
+    async def _customer_gone(self, call: Call, leg: Leg) -> None:
+        if call.pending_end is not None:
+            await self._end(call, *call.pending_end)
+        elif call.phase is Phase.CONNECTED:
+            cause = "caller_hangup" if call.direction == "inbound" else "customer_hangup"
+            await self._end(call, "answered", cause)
+        elif call.direction == "inbound":
+            await self._end(call, "missed", "abandoned")
+        elif not leg.in_stasis:
+            await self._end(call, "failed", "customer_" + _failure(leg))
+        else:
+            await self._end(call, "failed", "customer_hangup")
+
+    async def _agent_gone(self, call: Call, leg: Leg) -> None:
+        call.agent = None
+        if call.phase is Phase.CONNECTED or (leg.in_stasis and call.answered_at is not None):
+            await self._end(call, "answered", "agent_hangup")
+            return
+        reason = _failure(leg)
+        if call.direction == "outbound":
+            if leg.in_stasis:   # the agent gave up while the customer was ringing
+                await self._end(call, "failed", "agent_hangup")
+            else:
+                if leg.agent_id is not None:
+                    await self._agent_call("ring_cancelled", leg.agent_id)
+                await self._end(call, "failed", "agent_" + reason)
+            return
+        # inbound: ring failed (no answer / busy / rejected): the next agent
+        logger.info("agent %s did not take the call (%s): trying the next", leg.agent_id,
+                    reason)
+        if leg.agent_id is not None:
+            await self._agent_call("ring_failed", leg.agent_id, reason.replace("_", " "))
+            await self._pop_closed(call, leg.agent_id, reason)
+        if call.transfers and call.transfers[-1].get("outcome") == "ringing":
+            self._record_transfer_outcome(call, reason)
+        call.phase = Phase.QUEUED
+        if call.queue_deadline is None or asyncio.get_running_loop().time() >= \
+                call.queue_deadline:
+            self.queue_deadline(call, self.queue_max_wait)
+        await self._hunt(call)
+
+    # --- ending -----------------------------------------------------------------------
+
+    async def _end(self, call: Call, outcome: str, cause: str) -> None:
+        """Both sides down: hang up what is left, stop recording, then finalise."""
+        if call.phase in (Phase.ENDING, Phase.ENDED):
+            return
+        previous = call.phase
+        call.phase = Phase.ENDING
+        call.outcome, call.hangup_cause = outcome, cause
+        call.ended_at = _now()
+        logger.info("call ending: %s (%s)", outcome, cause)
+        for name in list(call.timers):
+            call.cancel_timer(name)
+        if call in self._waiting:
+            self._waiting.remove(call)
+        for leg in call.live_legs():
+            leg.released = True
+            await self._hangup(leg.id)
+        # agents
+        if call.agent is not None and call.agent.agent_id is not None:
+            if previous is Phase.RINGING and not call.agent.in_stasis:
+                await self._release_ringing_agent(call, call.agent, cause)
+            else:
+                await self._agent_call("call_ended", call.agent.agent_id)
+                await self._pop_event("ended", call.agent.agent_id, call)
+        elif call.direction == "outbound" and call.agent_id is not None \
+                and call.agent is None and previous is not Phase.RINGING:
+            await self._agent_call("call_ended", call.agent_id)
+        if call.supervisor:
+            await self._ari("destroy supervision bridge",
+                            self.ari.bridges.destroy(call.supervisor["bridge_id"]))
+        if call.recording and call.recording_state in ("recording", "paused"):
+            if call.recording_state == "paused" and call.pauses and \
+                    call.pauses[-1].get("end") is None:
+                call.pauses[-1]["end"] = call.ended_at.isoformat()
+            await self._ari("stop recording", self.ari.recordings.stop(call.recording))
+            self._timer(call, "recording", self.recording_grace, self._finalise)
+        else:
+            await self._finalise(call)
+
+    async def _recording_finished(self, call: Call, recording: Any) -> None:
+        call.recording_state = "done"
+        if call.phase is Phase.ENDING:
+            await self._finalise(call)
+
+    async def _finalise(self, call: Call) -> None:
+        if call.phase is Phase.ENDED:
+            return
+        call.cancel_timer("recording")
+        call.phase = Phase.ENDED
+        if call.bridge_made:
+            await self._ari("destroy bridge", self.ari.bridges.destroy(call.bridge_id))
+        if call.recording:
+            call.recording_saved = await self._copy_recording(call.recording)
+            self._recordings.pop(call.recording, None)
+        await self._complete_record(call)
+        self._forget(call)
+
+    async def _copy_recording(self, name: str) -> bool:
+        for attempt in range(3):
+            try:
+                data = await self.ari.recordings.download(name)
+                await self.store.save(name, data)
+                logger.info("recording %s copied (%d bytes)", name, len(data))
+                return True
+            except ari_errors.NotFound:
+                logger.warning("recording %s not stored on the PBX (attempt %d)", name,
+                               attempt + 1)
+            except (ari_errors.AriError, OSError) as exc:
+                logger.warning("copying recording %s failed: %s", name, exc)
+            await asyncio.sleep(0.2 * (attempt + 1))
+        return False
+
+    async def _complete_record(self, call: Call) -> None:
+        ended = call.ended_at or _now()
+        duration = 0
+        if call.answered_at is not None:
+            duration = max(0, round((ended - call.answered_at).total_seconds()))
+        fields: dict[str, Any] = {
+            "state": "completed", "ended_at": ended, "duration_seconds": duration,
+            "hangup_cause": call.hangup_cause, "category": call.outcome,
+            "recording": call.recording if call.recording_saved else None,
+            "recording_pauses": list(call.pauses) or None,
+            "transfers": list(call.transfers) or None,
+        }
+        if call.outcome == "missed":
+            number = call.e164 or call.caller_number or "unknown number"
+            fields["subject"] = f"Missed call from {number}"[:200]
+            call.journal.submit(callback_op(call.id, call.contact_id, call.e164 or
+                                            call.caller_number, ended))
+        call.journal.submit(update_op(call.id, fields))
+        self.metrics.counter("callcontrol_calls_total").inc(
+            direction=call.direction, outcome=call.outcome or "unknown")
+        self._publish(call, "call.ended")
+
+    def _forget(self, call: Call) -> None:
+        self.calls.pop(call.id, None)
+        for leg_id in list(call.legs):
+            found = self._channels.get(leg_id)
+            if found and found[0] is call:
+                del self._channels[leg_id]
+        for key in [k for k, c in self._playbacks.items() if c is call]:
+            del self._playbacks[key]
+        self.ended[call.id] = call.outcome or ""
+        while len(self.ended) > 1000:
+            self.ended.popitem(last=False)
+        self._set_active()
+        self._spawn(self._retire_journal(call))
+
+    async def _retire_journal(self, call: Call) -> None:
+        await call.journal.flush(3600)
+
+    def _set_active(self) -> None:
+        self.metrics["callcontrol_calls_active"].set(len(self.calls))
+
+    # --- outbound (click-to-call) ---------------------------------------------------------
+
+    async def originate(self, user_id: int, *, number: str | None = None,
+                        contact_id: int | None = None, timeout: float = 5.0) -> dict[str, Any]:
+        """Click-to-call for an agent: ring their device, then dial the customer."""
+        contact_name = ""
+        if contact_id is not None:
+            contact, e164 = await self.records.contact_phone(contact_id)
+            if contact is None:
+                raise CallError("not_found", f"no contact {contact_id}")
+            if e164 is None:
+                raise CallError("bad", f"contact {contact_id} has no valid phone number")
+            contact_name = contact.display_name
+        else:
+            e164 = normalise(number, self.config.default_region)
+            if e164 is None:
+                raise CallError("bad", f"not a valid phone number: {number!r}")
+        try:
+            agent = await self.agents.reserve_for_outbound(user_id)
+        except Exception as exc:  # the service says why (not logged in, on a call, ...)
+            raise CallError("conflict", f"cannot call now: {exc}") from exc
+        if agent is None or not getattr(agent, "device", None):
+            if agent is not None:
+                await self._agent_call("ring_cancelled", user_id)
+            raise CallError("conflict", "you have no telephone device configured")
+        call_id = f"{self.app}-out-{uuid.uuid4().hex[:16]}"
+        call = Call(id=call_id, direction="outbound", journal=Journal(self.records, call_id),
+                    started_at=_now())
+        call.caller_number = self.config.calls.outbound_caller_id or None
+        call.called_number = e164
+        call.e164 = e164
+        call.contact_id = contact_id
+        call.agent_id = user_id
+        call.first_agent_id = user_id
+        call.bridge_id = f"{call_id}-br"
+        if contact_id is not None:
+            call.contacts = []
+        self.calls[call_id] = call
+        self._set_active()
+        draft = self._write_draft(call)
+        future = self._post(call, self._outbound_ring_agent, agent.device, contact_name,
+                            result=True)
+        assert future is not None
+        await future
+        try:
+            await asyncio.wait_for(asyncio.shield(draft), timeout)
+        except TimeoutError:
+            logger.warning("draft communication not written yet (database slow)")
+        return call.snapshot()
+
+    async def _outbound_ring_agent(self, call: Call, device: str, name: str) -> None:
+        leg = self._register(call, Leg(f"{call.id}-a1", Role.AGENT, endpoint=device,
+                                       agent_id=call.agent_id))
+        call.agent = leg
+        call.phase = Phase.RINGING
+        self._publish(call, "call.started")
+        try:
+            await self.ari.channels.originate(
+                device, app=self.app, app_args=f"outbound-agent,{call.id}",
+                caller_id=_caller_id(name or "Call", call.called_number or ""),
+                timeout=_ari_timeout(self.ring_timeout), channel_id=leg.id,
+                other_channel_id=f"{leg.id}b")
+        except ari_errors.AriError as exc:
+            logger.warning("ringing the agent's device %s failed: %s", device, exc)
+            leg.gone = True
+            call.agent = None
+            await self._agent_call("ring_cancelled", call.agent_id)
+            call.phase = Phase.RINGING
+            await self._end(call, "failed", "agent_unreachable")
+            return
+        loop = asyncio.get_running_loop()
+        leg.timer = loop.call_later(self.ring_timeout, self._post, call, self._ring_timed_out, leg)
+
+    async def _outbound_agent_answered(self, call: Call, leg: Leg) -> None:
+        logger.info("agent answered; dialling %s", call.called_number)
+        await self._agent_call("answered", leg.agent_id)
+        await self._ensure_bridge(call)
+        await self.ari.bridges.add_channel(call.bridge_id, leg.id)
+        leg.in_bridge = True
+        await self._ari("ring agent", self.ari.channels.ring(leg.id))
+        call.phase = Phase.DIALING
+        customer = self._register(call, Leg(f"{call.id}-c", Role.CUSTOMER))
+        call.customer = customer
+        endpoint = self.customer_endpoint.format(number=call.called_number)
+        try:
+            await self.ari.channels.originate(
+                endpoint, app=self.app, app_args=f"customer,{call.id}",
+                caller_id=self.config.calls.outbound_caller_id or None,
+                timeout=_ari_timeout(self.customer_ring_timeout), channel_id=customer.id,
+                other_channel_id=f"{customer.id}b")
+        except ari_errors.AriError as exc:
+            logger.warning("dialling the customer failed: %s", exc)
+            customer.gone = True
+            customer.dialstatus = "CHANUNAVAIL"
+            await self._end(call, "failed", "customer_unreachable")
+            return
+        loop = asyncio.get_running_loop()
+        customer.timer = loop.call_later(self.customer_ring_timeout, self._post, call,
+                                         self._customer_timed_out, customer)
+
+    async def _customer_timed_out(self, call: Call, leg: Leg) -> None:
+        if leg.gone or leg.in_stasis:
+            return
+        leg.dialstatus = "NOANSWER"
+        await self._hangup(leg.id)
+        loop = asyncio.get_running_loop()
+        leg.timer = loop.call_later(self.ring_grace, self._post, call, self._leg_ended, leg,
+                                    "timeout", 19, "no answer")
+
+    async def _customer_answered(self, call: Call, leg: Leg) -> None:
+        if call.phase is not Phase.DIALING or call.agent is None or call.agent.gone:
+            leg.released = True
+            await self._hangup(leg.id)
+            return
+        logger.info("customer answered")
+        await self._ari("stop ringing", self.ari.channels.ring_stop(call.agent.id))
+        await self.ari.bridges.add_channel(call.bridge_id, leg.id)
+        leg.in_bridge = True
+        call.customer_answered = True
+        call.phase = Phase.CONNECTED
+        call.answered_at = _now()
+        call.journal.submit(update_op(call.id, {"answered_at": call.answered_at}))
+        await self._start_recording(call)
+        self._publish(call, "call.answered")
+
+    # --- mid-call controls (API) ----------------------------------------------------------
+
+    async def control(self, call_id: str, user: Any, action: str,
+                      params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run one mid-call control for ``user``; raises CallError (404/403/409/400)."""
+        call = self.calls.get(call_id)
+        if call is None:
+            if call_id in self.ended:
+                raise CallError("conflict", "the call has ended")
+            raise CallError("not_found", f"no call {call_id}")
+        name = _CONTROLS.get(action)
+        if name is None:
+            raise CallError("not_found", f"unknown action {action!r}")
+        future = self._post(call, getattr(self, name), user, params or {}, result=True)
+        assert future is not None
+        return await future
+
+    def get(self, call_id: str, user: Any) -> dict[str, Any]:
+        call = self.calls.get(call_id)
+        if call is None:
+            raise CallError("not_found", f"no call {call_id}")
+        _authorise(call, user, supervisor_ok=True)
+        return call.snapshot()
+
+    def list_for(self, user: Any) -> list[dict[str, Any]]:
+        supervisor = getattr(user, "role", None) in ("supervisor", "admin")
+        return [c.snapshot() for c in self.calls.values()
+                if supervisor or c.agent_id == user.id]
+
+    async def _ctl_hold(self, call: Call, user: Any, params: dict[str, Any]) -> dict[str, Any]:
+        _authorise(call, user)
+        _require_connected(call)
+        if call.held:
+            raise CallError("conflict", "the call is already on hold")
+        await self.ari.channels.hold(call.customer.id)
+        await self.ari.channels.start_moh(call.customer.id)
+        call.held = True
+        return call.snapshot()
+
+    async def _ctl_unhold(self, call: Call, user: Any, params: dict[str, Any]) -> dict[str, Any]:
+        _authorise(call, user)
+        _require_connected(call)
+        if not call.held:
+            raise CallError("conflict", "the call is not on hold")
+        await self._ari("stop moh", self.ari.channels.stop_moh(call.customer.id))
+        await self._ari("unhold", self.ari.channels.unhold(call.customer.id))
+        call.held = False
+        return call.snapshot()
+
+    async def _ctl_mute(self, call: Call, user: Any, params: dict[str, Any]) -> dict[str, Any]:
+        _authorise(call, user)
+        _require_connected(call)
+        if call.muted:
+            raise CallError("conflict", "the agent is already muted")
+        await self.ari.channels.mute(call.agent.id, direction="in")
+        call.muted = True
+        return call.snapshot()
+
+    async def _ctl_unmute(self, call: Call, user: Any, params: dict[str, Any]) -> dict[str, Any]:
+        _authorise(call, user)
+        _require_connected(call)
+        if not call.muted:
+            raise CallError("conflict", "the agent is not muted")
+        await self.ari.channels.unmute(call.agent.id, direction="in")
+        call.muted = False
+        return call.snapshot()
+
+    async def _ctl_hangup(self, call: Call, user: Any, params: dict[str, Any]) -> dict[str, Any]:
+        _authorise(call, user)
+        if call.phase in (Phase.ENDING, Phase.ENDED):
+            raise CallError("conflict", "the call is already ending")
+        if call.phase is Phase.CONNECTED:
+            cause = "agent_hangup"
+            outcome = "answered"
+        else:
+            cause = "agent_cancelled"
+            outcome = "failed" if call.direction == "outbound" else "missed"
+        await self._end(call, outcome, cause)
+        return call.snapshot()
+
+    async def _ctl_pause(self, call: Call, user: Any, params: dict[str, Any]) -> dict[str, Any]:
+        _authorise(call, user)
+        _require_connected(call)
+        if call.recording_state != "recording":
+            raise CallError("conflict", "the call is not being recorded")
+        await self.ari.recordings.pause(call.recording)
+        call.recording_state = "paused"
+        call.pauses.append({"start": _now().isoformat(), "end": None,
+                            "by": getattr(user, "id", None)})
+        call.journal.submit(update_op(call.id, {"recording_pauses": list(call.pauses)}))
+        return call.snapshot()
+
+    async def _ctl_resume(self, call: Call, user: Any, params: dict[str, Any]) -> dict[str, Any]:
+        _authorise(call, user)
+        _require_connected(call)
+        if call.recording_state != "paused":
+            raise CallError("conflict", "the recording is not paused")
+        await self.ari.recordings.unpause(call.recording)
+        call.recording_state = "recording"
+        call.pauses[-1]["end"] = _now().isoformat()
+        call.journal.submit(update_op(call.id, {"recording_pauses": list(call.pauses)}))
+        return call.snapshot()
+
+    async def _ctl_transfer(self, call: Call, user: Any,
+                            params: dict[str, Any]) -> dict[str, Any]:
+        _authorise(call, user)
+        _require_connected(call)
+        extension = params.get("extension")
+        if not isinstance(extension, str) or not re.fullmatch(r"[0-9*#+]{1,20}", extension):
+            raise CallError("bad", "give the extension to transfer to (digits)")
+        target = await self.agents.by_extension(extension)
+        target_id: int | None = None
+        if target is not None:
+            if target.user_id == call.agent_id:
+                raise CallError("conflict", "the call is already with that agent")
+            if target.state != AgentState.READY or not target.device:
+                raise CallError("conflict", f"the agent at extension {extension} is not ready")
+            try:
+                await self.agents.set_state(target.user_id, AgentState.RINGING, Cause.CALL)
+            except Exception as exc:
+                raise CallError("conflict", f"the agent at {extension} is not available: "
+                                f"{exc}") from exc
+            target_id, endpoint = target.user_id, target.device
+        else:
+            endpoint = self.transfer_endpoint.format(extension=extension)
+        old = call.agent
+        call.transfers.append({"at": _now().isoformat(), "from_agent_id": call.agent_id,
+                               "to_extension": extension, "to_agent_id": target_id,
+                               "outcome": "ringing"})
+        call.journal.submit(update_op(call.id, {"transfers": list(call.transfers)}))
+        logger.info("blind transfer from agent %s to %s", call.agent_id, extension)
+        # the transferring agent leaves at once; the caller hears music until the target answers
+        if old is not None:
+            old.released = True
+            await self._ari("remove agent", self.ari.bridges.remove_channel(call.bridge_id,
+                                                                             old.id))
+            await self._hangup(old.id)
+            if old.agent_id is not None:
+                await self._agent_call("call_ended", old.agent_id)
+                await self._pop_event("ended", old.agent_id, call)
+        call.held = call.muted = False
+        await self._ari("music on hold", self.ari.bridges.start_moh(call.bridge_id))
+        call.moh = True
+        call.phase = Phase.RINGING
+        call.agent = None
+        await self._ring_agent(call, target_id, endpoint)
+        return call.snapshot()
+
+    def _record_transfer_outcome(self, call: Call, outcome: str) -> None:
+        if call.transfers and call.transfers[-1].get("outcome") == "ringing":
+            call.transfers[-1]["outcome"] = outcome
+            call.journal.submit(update_op(call.id, {"transfers": list(call.transfers)}))
+
+    async def _ctl_supervise(self, call: Call, user: Any,
+                             params: dict[str, Any]) -> dict[str, Any]:
+        if getattr(user, "role", None) not in ("supervisor", "admin"):
+            raise CallError("forbidden", "only a supervisor may listen to or whisper on a call")
+        _require_connected(call)
+        mode = params.get("mode", "listen")
+        if mode not in ("listen", "whisper"):
+            raise CallError("bad", "mode is listen or whisper")
+        device = getattr(user, "device", None)
+        if not device:
+            raise CallError("conflict", "you have no telephone device configured")
+        if call.supervisor is not None:
+            raise CallError("conflict", "the call is already supervised")
+        n = call.attempts = call.attempts + 1
+        snoop = self._register(call, Leg(f"{call.id}-s{n}", Role.SNOOP))
+        sup = self._register(call, Leg(f"{call.id}-v{n}", Role.SUPERVISOR, endpoint=device,
+                                       agent_id=user.id))
+        call.supervisor = {"user_id": user.id, "mode": mode, "bridge_id": f"{call.id}-sv{n}",
+                           "snoop": snoop.id, "leg": sup.id, "state": "ringing"}
+        await self.ari.bridges.create(type="mixing", bridge_id=call.supervisor["bridge_id"],
+                                      name=f"supervise-{call.id}"[:80])
+        await self.ari.channels.snoop(call.agent.id, app=self.app, spy="both",
+                                      whisper="out" if mode == "whisper" else "none",
+                                      app_args=f"snoop,{call.id}", snoop_id=snoop.id)
+        await self.ari.channels.originate(device, app=self.app, app_args=f"supervisor,{call.id}",
+                                          caller_id=_caller_id("Supervise", call.e164 or ""),
+                                          timeout=_ari_timeout(self.ring_timeout),
+                                          channel_id=sup.id, other_channel_id=f"{sup.id}b")
+        return call.snapshot()
+
+    async def _supervisor_answered(self, call: Call, leg: Leg) -> None:
+        sup = call.supervisor
+        if sup is None or sup["leg"] != leg.id:
+            await self._hangup(leg.id)
+            return
+        await self.ari.bridges.add_channel(sup["bridge_id"], [sup["snoop"], leg.id])
+        sup["state"] = "connected"
+        logger.info("supervisor %s %s", sup["user_id"], sup["mode"])
+
+    async def _ctl_unsupervise(self, call: Call, user: Any,
+                               params: dict[str, Any]) -> dict[str, Any]:
+        if getattr(user, "role", None) not in ("supervisor", "admin"):
+            raise CallError("forbidden", "only a supervisor may stop supervising")
+        if call.supervisor is None:
+            raise CallError("conflict", "the call is not supervised")
+        await self._stop_supervision(call)
+        return call.snapshot()
+
+    async def _stop_supervision(self, call: Call) -> None:
+        sup, call.supervisor = call.supervisor, None
+        if sup is None:
+            return
+        for leg_id in (sup["snoop"], sup["leg"]):
+            leg = call.legs.get(leg_id)
+            if leg is not None and not leg.gone:
+                leg.released = True
+                await self._hangup(leg_id)
+        await self._ari("destroy supervision bridge", self.ari.bridges.destroy(sup["bridge_id"]))
+
+    async def _supervision_leg_gone(self, call: Call, leg: Leg) -> None:
+        if leg.released or call.supervisor is None:
+            return
+        await self._stop_supervision(call)
+
+    # --- agents and pops ---------------------------------------------------------------
+
+    async def _agent_call(self, method: str, *args: Any) -> None:
+        """Tell the agent service; on a database error keep retrying in the background."""
+        fn = getattr(self.agents, method)
+        try:
+            await fn(*args)
+            return
+        except Exception as exc:  # noqa: BLE001
+            if not _retryable(exc):
+                logger.warning("agent service %s%s refused: %s", method, args, exc)
+                return
+            logger.warning("agent service %s%s failed (%s); retrying", method, args, exc)
+        self._spawn(self._agent_retry(fn, method, args))
+
+    async def _agent_retry(self, fn: Any, method: str, args: tuple[Any, ...]) -> None:
+        delay = 0.1
+        for _ in range(30):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            try:
+                await fn(*args)
+                return
+            except Exception as exc:  # noqa: BLE001
+                if not _retryable(exc):
+                    logger.warning("agent service %s%s refused: %s", method, args, exc)
+                    return
+        logger.error("agent service %s%s kept failing; gave up", method, args)
+
+    async def _pop_event(self, kind: str, agent_id: int, call: Call) -> None:
+        if agent_id not in call.popped and call.direction == "inbound":
+            return
+        try:
+            await getattr(self.pops, kind)(agent_id, call.id, self.pop_payload(call))
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("pop %s for agent %s failed: %s", kind, agent_id, exc)
+
+    def _publish(self, call: Call, kind: str) -> None:
+        if self.bus is None:
+            return
+        data = {"type": kind, **call.snapshot(), "outcome": call.outcome,
+                "hangup_cause": call.hangup_cause}
+
+        async def send() -> None:
+            try:
+                await self.bus.publish("calls", data)
+            except Exception as exc:  # noqa: BLE001
+                logger.warning("publishing %s failed: %s", kind, exc)
+        self._spawn(send())
+
+    # --- reconciliation (websocket reconnect, restart) ------------------------------------
+
+    async def _on_resync(self) -> None:
+        """After every (re)connect: compare our calls with what ARI reports, then adopt."""
+        self.resyncs += 1
+        try:
+            channels = {c.id: c for c in await self.ari.channels.list()}
+        except ari_errors.AriError as exc:
+            logger.error("cannot list channels to reconcile: %s", exc)
+            return
+        for call in list(self.calls.values()):
+            self._post(call, self._reconcile, channels)
+        try:
+            drafts = await self.records.drafts(f"{self.app}-")
+        except Exception as exc:  # noqa: BLE001 - retried on the next reconnect
+            logger.error("cannot read draft communications to reconcile: %s", exc)
+            return
+        for comm in drafts:
+            if comm.call_id in self.calls or comm.call_id in self.ended:
+                continue
+            await self._adopt(comm, channels)
+
+    async def _reconcile(self, call: Call, channels: dict[str, Any]) -> None:
+        for leg in list(call.live_legs()):
+            channel = channels.get(leg.id)
+            if channel is None:
+                if leg.role is not Role.SNOOP and not (leg.role is Role.AGENT and
+                                                       call.agent is not leg):
+                    logger.info("leg %s vanished while we were away", leg.id)
+                await self._leg_ended(call, leg, "vanished", None, "")
+            elif not leg.in_stasis and channel.state == "Up" and \
+                    channel.dialplan.app_name.lower() == "stasis":
+                logger.info("leg %s answered while we were away", leg.id)
+                await self._leg_entered(call, leg, None)  # type: ignore[arg-type]
+
+    async def _adopt(self, comm: Any, channels: dict[str, Any]) -> None:
+        call_id = comm.call_id
+        with call_context(call_id):
+            inbound = comm.direction == "inbound"
+            call = Call(id=call_id, direction=comm.direction,
+                        journal=Journal(self.records, call_id),
+                        started_at=comm.started_at or comm.created_at or _now())
+            call.adopted = True
+            call.comm_id = comm.id
+            call.caller_number = comm.caller_number
+            call.called_number = comm.called_number
+            call.e164 = normalise(comm.caller_number if inbound else comm.called_number,
+                                  self.config.default_region)
+            call.contact_id = comm.contact_id
+            call.agent_id = call.first_agent_id = comm.agent_id
+            call.answered_at = comm.answered_at
+            call.bridge_id = f"{call_id}-br"
+            call.bridge_made = True
+            call.pauses = list(comm.recording_pauses or [])
+            call.transfers = list(comm.transfers or [])
+            customer_id = call_id[len(self.app) + 1:] if inbound else f"{call_id}-c"
+            mine = sorted(cid for cid in channels
+                          if cid == customer_id or cid.startswith(f"{call_id}-"))
+            customer = channels.get(customer_id)
+            agent_channel = next((channels[c] for c in reversed(mine)
+                                  if re.fullmatch(re.escape(call_id) + r"-[at]?\d+|" +
+                                                  re.escape(call_id) + r"-a\d+", c)
+                                  and channels[c].state == "Up"), None)
+            self.calls[call_id] = call
+            self._set_active()
+            if customer is not None:
+                call.customer = self._register(call, Leg(customer_id, Role.CUSTOMER,
+                                                         in_stasis=True, in_bridge=True))
+                call.customer_answered = customer.state == "Up"
+            if agent_channel is not None:
+                call.agent = self._register(call, Leg(agent_channel.id, Role.AGENT,
+                                                      agent_id=comm.agent_id, in_stasis=True,
+                                                      in_bridge=True))
+            for cid in mine:
+                if cid not in call.legs:
+                    self._register(call, Leg(cid, Role.AGENT, released=True))
+            name = _safe_name(call_id)
+            if comm.recording or comm.answered_at is not None:
+                call.recording = name
+                self._recordings[name] = call
+                live = await self._ari("live recording", self.ari.recordings.get_live(name))
+                call.recording_state = live.state if live is not None else "done"
+                if call.recording_state not in ("recording", "paused"):
+                    call.recording_state = "done"
+            if customer is not None and agent_channel is not None and \
+                    comm.answered_at is not None:
+                logger.info("adopted a live call after a restart")
+                call.phase = Phase.CONNECTED
+                for leg in call.live_legs():
+                    if leg.released:
+                        await self._hangup(leg.id)
+                return
+            if customer is not None and inbound and comm.answered_at is None:
+                logger.info("adopted a waiting caller after a restart: hunting again")
+                for leg in call.live_legs():
+                    if leg.released:
+                        await self._hangup(leg.id)
+                call.phase = Phase.QUEUED
+                elapsed = (_now() - call.started_at).total_seconds()
+                self.queue_deadline(call, max(0.0, self.queue_max_wait - elapsed))
+                self._post(call, self._hunt)
+                return
+            logger.info("call ended while callcontrol was away: completing its record")
+            call.phase = Phase.CONNECTED if comm.answered_at is not None else Phase.QUEUED
+            if comm.answered_at is not None:
+                call.agent = call.agent or Leg(f"{call_id}-lost", Role.AGENT,
+                                               agent_id=comm.agent_id, in_stasis=True)
+                outcome, cause = "answered", "ended_while_away"
+            elif inbound:
+                outcome, cause = "missed", "abandoned"
+            else:
+                outcome, cause = "failed", "ended_while_away"
+            self._post(call, self._end, outcome, cause)
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _retryable(exc: Exception) -> bool:
+    """Database trouble is worth retrying; a refusal by the agent service is not."""
+    return not isinstance(exc, (ApiError, TransitionRefused, ValueError, LookupError))
+
+
+def _failure(leg: Leg) -> str:
+    if leg.dialstatus in _DIALSTATUS:
+        return _DIALSTATUS[leg.dialstatus]
+    if leg.cause in _CAUSES:
+        return _CAUSES[leg.cause]
+    return "no_answer" if leg.cause in (None, 0, 16) and not leg.dialstatus else "unreachable"
+
+
+def _caller_id(name: str, number: str) -> str | None:
+    name = re.sub(r'["<>\\\r\n]', "", name or "")[:40].strip()
+    number = re.sub(r"[^0-9+*#]", "", number or "")[:32]
+    if not number and not name:
+        return None
+    return f'"{name}" <{number}>' if name else number
+
+
+def _ari_timeout(seconds: float) -> int:
+    """ARI originate timeouts are whole seconds; ours fires first (the backstop is later)."""
+    return max(1, math.ceil(seconds)) + 1
+
+
+def _authorise(call: Call, user: Any, *, supervisor_ok: bool = False) -> None:
+    if supervisor_ok and getattr(user, "role", None) in ("supervisor", "admin"):
+        return
+    if call.agent_id is None or getattr(user, "id", None) != call.agent_id:
+        raise CallError("forbidden", "only the agent on this call may do that")
+
+
+def _require_connected(call: Call) -> None:
+    if call.phase is not Phase.CONNECTED or call.agent is None or call.customer is None:
+        raise CallError("conflict", f"the call is {call.phase.value}, not connected")
+
+
+def _contact_payload(match: Any) -> dict[str, Any]:
+    return {"id": match.id, "code": match.code, "name": match.name, "kind": match.kind,
+            "summary": {"open_service_requests": match.open_service_requests,
+                        "balance_due": str(match.balance_due), "currency": match.currency,
+                        "flash_notes": list(match.flash_notes)}}
+
+
+_CONTROLS: dict[str, str] = {
+    "hold": "_ctl_hold", "unhold": "_ctl_unhold", "mute": "_ctl_mute", "unmute": "_ctl_unmute",
+    "hangup": "_ctl_hangup", "transfer": "_ctl_transfer",
+    "recording/pause": "_ctl_pause", "recording/resume": "_ctl_resume",
+    "supervise": "_ctl_supervise", "unsupervise": "_ctl_unsupervise",
+}

@@ -1,0 +1,209 @@
+"""The call's record in the CRM: the communication row, callback activities, look-ups.
+
+Every write about a call goes through its :class:`Journal`: operations run one after the
+other in a background task and are retried with back-off while the database is away, so a
+database hiccup never holds or drops the call and nothing is written twice (each operation
+finds the communication by its call id and is safe to repeat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcontrol.crm.lookup import ContactMatch, find_contacts_by_phone
+from callcontrol.crm.models import Activity, Communication, Contact, Phone, User
+from callcontrol.logs import call_context
+
+logger = logging.getLogger(__name__)
+
+Operation = Callable[[AsyncSession], Awaitable[Any]]
+
+
+class Records:
+    """Database access for call control (one short transaction per operation)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
+                 retry_initial: float = 0.05, retry_max: float = 2.0) -> None:
+        self.sessions = sessions
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+
+    async def run(self, op: Operation) -> Any:
+        async with self.sessions() as session, session.begin():
+            return await op(session)
+
+    async def lookup(self, e164: str) -> list[ContactMatch]:
+        async with self.sessions() as session:
+            return await find_contacts_by_phone(session, e164)
+
+    async def user(self, user_id: int) -> User | None:
+        async with self.sessions() as session:
+            return await session.get(User, user_id)
+
+    async def user_by_extension(self, extension: str) -> User | None:
+        async with self.sessions() as session:
+            return (await session.execute(
+                select(User).where(User.extension == extension, User.active.is_(True))
+            )).scalar_one_or_none()
+
+    async def contact_phone(self, contact_id: int) -> tuple[Contact | None, str | None]:
+        """The contact and its default (else first) E.164 phone number."""
+        async with self.sessions() as session:
+            contact = await session.get(Contact, contact_id)
+            if contact is None:
+                return None, None
+            e164 = (await session.execute(
+                select(Phone.e164).where(Phone.contact_id == contact_id, Phone.e164.is_not(None))
+                .order_by(Phone.is_default.desc(), Phone.id).limit(1)
+            )).scalar_one_or_none()
+            return contact, e164
+
+    async def communication(self, call_id: str) -> Communication | None:
+        async with self.sessions() as session:
+            return await _by_call_id(session, call_id)
+
+    async def drafts(self, call_id_prefix: str) -> list[Communication]:
+        """Phone communications still in draft whose call id starts with the prefix."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(Communication).where(
+                    Communication.state == "draft", Communication.media == "phone",
+                    Communication.call_id.like(_like_prefix(call_id_prefix)),
+                ).order_by(Communication.id)
+            )
+            return list(rows.scalars())
+
+
+def _like_prefix(prefix: str) -> str:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+async def _by_call_id(session: AsyncSession, call_id: str) -> Communication | None:
+    return (await session.execute(
+        select(Communication).where(Communication.call_id == call_id)
+        .order_by(Communication.id).limit(1)
+    )).scalar_one_or_none()
+
+
+def draft_op(call_id: str, fields: dict[str, Any]) -> Operation:
+    """Create the draft communication unless one exists for this call id; return its id."""
+    async def op(session: AsyncSession) -> int:
+        existing = await _by_call_id(session, call_id)
+        if existing is not None:
+            return existing.id
+        comm = Communication(call_id=call_id, media="phone", state="draft", **fields)
+        session.add(comm)
+        await session.flush()
+        return comm.id
+    return op
+
+
+def update_op(call_id: str, fields: dict[str, Any]) -> Operation:
+    async def op(session: AsyncSession) -> int | None:
+        comm = await _by_call_id(session, call_id)
+        if comm is None:
+            logger.error("no communication to update for call %s", call_id)
+            return None
+        for key, value in fields.items():
+            setattr(comm, key, value)
+        return comm.id
+    return op
+
+
+def contact_if_unset_op(call_id: str, contact_id: int) -> Operation:
+    """The late look-up result: set the contact only if nobody set one meanwhile."""
+    async def op(session: AsyncSession) -> None:
+        comm = await _by_call_id(session, call_id)
+        if comm is not None and comm.contact_id is None:
+            comm.contact_id = contact_id
+    return op
+
+
+def callback_op(call_id: str, contact_id: int | None, number: str | None,
+                due_at: datetime) -> Operation:
+    """A callback activity for a missed call, once per call (the marker is in its subject)."""
+    subject = f"Call back {number or 'unknown number'}"
+    marker = f"Missed call {call_id}"
+
+    async def op(session: AsyncSession) -> int:
+        existing = (await session.execute(
+            select(Activity.id).where(Activity.description == marker)
+        )).scalar_one_or_none()
+        if existing is not None:
+            return existing
+        activity = Activity(state="Pending", subject=subject, description=marker,
+                            contact_id=contact_id, due_at=due_at)
+        session.add(activity)
+        await session.flush()
+        return activity.id
+    return op
+
+
+class Journal:
+    """One call's database writes, in order, each retried until it succeeds."""
+
+    def __init__(self, records: Records, call_id: str) -> None:
+        self.records = records
+        self.call_id = call_id
+        self._pending: deque[tuple[Operation, asyncio.Future[Any]]] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.failures = 0
+
+    def submit(self, op: Operation) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((op, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(
+                self._drain(), name=f"journal-{self.call_id}")
+        return future
+
+    @property
+    def idle(self) -> bool:
+        return not self._pending and (self._task is None or self._task.done())
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait until everything submitted is written; False on timeout."""
+        task = self._task
+        if task is None:
+            return True
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            return False
+        return self.idle
+
+    def close(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _drain(self) -> None:
+        with call_context(self.call_id):
+            while self._pending and not self._closed:
+                op, future = self._pending[0]
+                delay = self.records.retry_initial
+                while True:
+                    try:
+                        result = await self.records.run(op)
+                        break
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - the database may be away
+                        self.failures += 1
+                        logger.warning("writing the call record failed (%s: %s); retrying in "
+                                       "%.2fs", type(exc).__name__, exc, delay)
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, self.records.retry_max)
+                self._pending.popleft()
+                if not future.done():
+                    future.set_result(result)

@@ -1,0 +1,45 @@
+"""callcontrol's own recording store: WAV files copied from Asterisk, one per call."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from pathlib import Path
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
+
+
+class RecordingStore:
+    """A directory of ``<name>.wav`` files; names are checked so no path can escape it."""
+
+    def __init__(self, directory: Path | str) -> None:
+        self.directory = Path(directory)
+
+    @staticmethod
+    def check_name(name: str) -> str:
+        if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+            raise ValueError(f"bad recording name {name!r}")
+        return name
+
+    def path(self, name: str) -> Path:
+        return self.directory / f"{self.check_name(name)}.wav"
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).is_file()
+
+    async def save(self, name: str, data: bytes) -> Path:
+        """Write atomically (temporary file, then rename) and return the file's path."""
+        path = self.path(name)
+        await asyncio.to_thread(_write_atomic, path, data)
+        return path
+
+    async def read(self, name: str) -> bytes:
+        return await asyncio.to_thread(self.path(name).read_bytes)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".wav.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
