@@ -1,61 +1,111 @@
 import asyncio
 import socket
+import time
 
 import pytest
 from aiohttp import web
 
-from callcontrol.ari.client import AriClient
-from callcontrol.ari.errors import AriUnavailable, Conflict, NotFound, Unauthorized
+from callcontrol.ari import AriClient
+from callcontrol.ari.errors import (
+    AriError,
+    AriUnavailable,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    MalformedResponse,
+    NotAllowed,
+    NotFound,
+    ServerError,
+    Unauthorized,
+    Unprocessable,
+)
 from callcontrol.config import AriConfig
 
 
-async def _start(aiohttp_server, handler):
+async def _start(aiohttp_server, handler, timeout=0.5):
     app = web.Application()
     app.router.add_route("*", "/ari/{tail:.*}", handler)
     server = await aiohttp_server(app)
-    return AriConfig(url=str(server.make_url("/ari")), request_timeout=0.5)
+    return AriConfig(url=str(server.make_url("/ari")), request_timeout=timeout)
 
 
-@pytest.mark.parametrize(("status", "cls"), [(404, NotFound), (409, Conflict), (401, Unauthorized)])
-async def test_error_status_becomes_typed_exception_with_message(aiohttp_server, status, cls):
-    async def handler(request):
-        return web.json_response({"message": "Channel not found"}, status=status)
-
-    async with AriClient(await _start(aiohttp_server, handler)) as client:
-        with pytest.raises(cls) as info:
-            await client.request("GET", "/channels/nope")
-    assert info.value.status == status
-    assert info.value.message == "Channel not found"
-    assert info.value.path == "/channels/nope"
-
-
-async def test_success_returns_parsed_json(aiohttp_server):
-    async def handler(request):
-        return web.json_response({"asterisk_id": request.match_info["tail"]})
-
-    async with AriClient(await _start(aiohttp_server, handler)) as client:
-        assert await client.request("GET", "/asterisk/info") == {"asterisk_id": "asterisk/info"}
-
-
-async def test_server_that_never_answers_raises_unavailable(aiohttp_server):
-    async def handler(request):
-        await asyncio.sleep(5)
-        return web.Response()
-
-    async with AriClient(await _start(aiohttp_server, handler)) as client:
-        with pytest.raises(AriUnavailable):
-            await client.request("GET", "/channels", timeout=0.2)
-
-
-async def test_connection_refused_raises_unavailable():
+def _free_port() -> int:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    async with AriClient(AriConfig(url=f"http://127.0.0.1:{port}/ari")) as client:
+    return port
+
+
+# status, body as the errors trace recorded it, expected class and message
+ERRORS = [
+    (400, {"message": "DTMF is required"}, BadRequest, "DTMF is required"),
+    (401, {"message": "Authentication required"}, Unauthorized, "Authentication required"),
+    (403, {"message": "The recording file could not be opened"}, Forbidden,
+     "The recording file could not be opened"),
+    (404, {"message": "Channel not found"}, NotFound, "Channel not found"),
+    (405, {"message": "Invalid method"}, NotAllowed, "Invalid method"),
+    (409, {"message": "Channel not in Stasis application"}, Conflict,
+     "Channel not in Stasis application"),
+    (422, {"message": "specified format is unknown on this system"}, Unprocessable,
+     "specified format is unknown on this system"),
+    (500, {"error": "Allocation failed"}, ServerError, "Allocation failed"),
+    (503, "Service Unavailable", ServerError, "Service Unavailable"),
+]
+
+
+@pytest.mark.parametrize(("status", "body", "cls", "message"), ERRORS,
+                         ids=[str(e[0]) for e in ERRORS])
+async def test_error_status_becomes_typed_exception_with_message(
+        aiohttp_server, status, body, cls, message):
+    async def handler(request):
+        if isinstance(body, str):
+            return web.Response(status=status, text=body)
+        return web.json_response(body, status=status)
+
+    async with AriClient(await _start(aiohttp_server, handler)) as client:
+        with pytest.raises(cls) as info:
+            await client.channels.answer("no-such-channel")
+    assert info.value.status == status
+    assert info.value.message == message
+    assert (info.value.method, info.value.path) == ("POST", "/channels/no-such-channel/answer")
+    assert isinstance(info.value, AriError)
+    assert str(status) in str(info.value)
+
+
+async def test_success_with_a_body_that_is_not_the_model_raises_malformed(aiohttp_server):
+    async def handler(request):
+        return web.json_response({"unexpected": True})
+
+    async with AriClient(await _start(aiohttp_server, handler)) as client:
+        with pytest.raises(MalformedResponse) as info:
+            await client.channels.get("c1")
+    assert "unexpected" in info.value.message
+
+
+async def test_server_that_never_answers_raises_unavailable_after_request_timeout(
+        aiohttp_server):
+    async def handler(request):
+        await asyncio.sleep(5)
+        return web.Response()
+
+    async with AriClient(await _start(aiohttp_server, handler, timeout=0.2)) as client:
+        started = time.monotonic()
         with pytest.raises(AriUnavailable) as info:
-            await client.request("GET", "/channels")
+            await client.channels.list()
+        elapsed = time.monotonic() - started
     assert info.value.status is None
+    assert "0.2" in info.value.message
+    assert 0.15 < elapsed < 1.5
+
+
+async def test_connection_refused_raises_unavailable():
+    config = AriConfig(url=f"http://127.0.0.1:{_free_port()}/ari", request_timeout=1)
+    async with AriClient(config) as client:
+        with pytest.raises(AriUnavailable) as info:
+            await client.channels.hangup("c1")
+    assert info.value.status is None
+    assert info.value.method == "DELETE"
 
 
 async def test_credentials_from_config_are_sent_as_basic_auth(aiohttp_server):
@@ -64,6 +114,19 @@ async def test_credentials_from_config_are_sent_as_basic_auth(aiohttp_server):
 
     config = await _start(aiohttp_server, handler)
     async with AriClient(config) as client:
-        body = await client.request("GET", "/asterisk/info")
-    assert body["auth"].startswith("Basic ")
-    assert body["auth"] != "Basic "
+        body = await client.asterisk.info()
+    # callcontrol:callcontrol, the lab default
+    assert body["auth"] == "Basic Y2FsbGNvbnRyb2w6Y2FsbGNvbnRyb2w="
+
+
+async def test_ids_arrive_intact_as_one_path_segment(aiohttp_server):
+    seen = []
+
+    async def handler(request):
+        seen.append(request.path)
+        return web.Response(status=204)
+
+    async with AriClient(await _start(aiohttp_server, handler)) as client:
+        await client.channels.answer("Local-x;1")
+        await client.recordings.stop("rec with space?")
+    assert seen == ["/ari/channels/Local-x;1/answer", "/ari/recordings/live/rec with space?/stop"]
