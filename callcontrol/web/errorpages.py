@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-import jinja2
+import aiohttp_jinja2
 from aiohttp import web
 
 from callcontrol.errors import ApiError
@@ -28,11 +28,9 @@ KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 def error_page(request: web.Request, status: int, message: str) -> web.Response:
     context = {"status": status, "title": TITLES.get(status, "Error"), "message": message}
-    try:
-        env_template = f"errors/{status}.html"
-        return render_outside_session(request, env_template, context, status=status)
-    except jinja2.TemplateNotFound:
-        return render_outside_session(request, "errors/error.html", context, status=status)
+    env = aiohttp_jinja2.get_env(request.app)
+    template = env.select_template([f"errors/{status}.html", "errors/error.html"])
+    return render_outside_session(request, template.name, context, status=status)
 
 
 @web.middleware

@@ -11,7 +11,7 @@ from aiohttp import web
 from callcontrol.app import build_app
 from callcontrol.config import load_config
 from callcontrol.crm.users import create_api_token, create_user
-from callcontrol.web.auth import current_user, public
+from callcontrol.web.auth import current_user, public, user_from_request
 from callcontrol.web.pages import page, render
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -33,6 +33,12 @@ async def echo(request: web.Request) -> web.Response:
     return web.json_response({"user": current_user(request).username, "note": form.get("note")})
 
 
+@public  # authenticates itself, as the websocket handshake does
+async def whoami(request: web.Request) -> web.Response:
+    user = await user_from_request(request)
+    return web.json_response({"user": user.username if user else None})
+
+
 @public
 async def boom(request: web.Request) -> web.Response:
     raise RuntimeError("a bug in a page handler")
@@ -44,6 +50,7 @@ def add_test_routes(app: web.Application) -> None:
     app.router.add_post("/test/echo", echo)
     app.router.add_post("/api/test/echo", echo)
     app.router.add_get("/test/boom", boom)
+    app.router.add_get("/test/whoami", whoami)
 
 
 def web_config(tmp_path, **changes):
