@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from callcontrol.ari import validate as v
@@ -19,7 +20,7 @@ def _path(bridge_id: str, tail: str = "") -> str:
     return f"/bridges/{segment(v.identifier('bridge_id', bridge_id))}{tail}"
 
 
-def _channels(channel: str | list[str]) -> str:
+def _channels(channel: str | Sequence[str]) -> str:
     return v.one_or_many("channel", channel, lambda c: v.identifier("channel", c))
 
 
@@ -46,12 +47,12 @@ class BridgesApi:
     async def destroy(self, bridge_id: str) -> None:
         await self._client.request("DELETE", _path(bridge_id))
 
-    async def add_channel(self, bridge_id: str, channel: str | list[str], *,
+    async def add_channel(self, bridge_id: str, channel: str | Sequence[str], *,
                           role: str | None = None) -> None:
         params = query(channel=_channels(channel), role=v.optional_token("role", role))
         await self._client.request("POST", _path(bridge_id, "/addChannel"), params=params)
 
-    async def remove_channel(self, bridge_id: str, channel: str | list[str]) -> None:
+    async def remove_channel(self, bridge_id: str, channel: str | Sequence[str]) -> None:
         params = query(channel=_channels(channel))
         await self._client.request("POST", _path(bridge_id, "/removeChannel"), params=params)
 
@@ -65,7 +66,7 @@ class BridgesApi:
         return await self._client.request_model("POST", _path(bridge_id, "/record"),
                                                 LiveRecording.from_json, params=params)
 
-    async def play(self, bridge_id: str, media: str | list[str], *,
+    async def play(self, bridge_id: str, media: str | Sequence[str], *,
                    playback_id: str | None = None, lang: str | None = None) -> Playback:
         params = media_params(media, lang)
         tail = "/play"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from callcontrol.ari import validate as v
@@ -150,7 +151,7 @@ class ChannelsApi:
     async def stop_moh(self, channel_id: str) -> None:
         await self._client.request("DELETE", _path(channel_id, "/moh"))
 
-    async def play(self, channel_id: str, media: str | list[str], *,
+    async def play(self, channel_id: str, media: str | Sequence[str], *,
                    playback_id: str | None = None, lang: str | None = None) -> Playback:
         """Play one media URI (or a list, played in turn) to the channel."""
         params = media_params(media, lang)

@@ -127,7 +127,12 @@ class EventStream:
         loop = asyncio.get_running_loop()
         while not self._closing:
             opened = loop.time()
-            was_up = await self._connect_and_read()
+            try:
+                was_up = await self._connect_and_read()
+            except Exception:  # a bug here must not end the stream for good
+                logger.exception("ARI events: unexpected error on the websocket")
+                self.state.down("unexpected error")
+                was_up = False
             self._first_attempt.set()
             if self._closing:
                 return
