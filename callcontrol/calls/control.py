@@ -159,7 +159,7 @@ class CallControl:
                            event.cause_txt)
         elif isinstance(event, ev.Dial):
             found = self._channels.get(event.peer.id)
-            if found and event.dialstatus:
+            if found and event.dialstatus and not found[1].gone:
                 found[1].dialstatus = event.dialstatus
         elif isinstance(event, ev.ChannelStateChange):
             found = self._channels.get(event.channel.id)
@@ -487,7 +487,7 @@ class CallControl:
         if leg.gone or leg.in_stasis or call.agent is not leg:
             return
         logger.info("agent leg %s did not answer within %.1fs", leg.id, self.ring_timeout)
-        leg.dialstatus = leg.dialstatus if leg.dialstatus not in ("", "RINGING") else "NOANSWER"
+        leg.fail_reason = "no_answer"
         await self._hangup(leg.id)
         # ChannelDestroyed follows; if it is lost, the grace timer ends the leg anyway
         loop = asyncio.get_running_loop()
@@ -890,7 +890,7 @@ class CallControl:
         except ari_errors.AriError as exc:
             logger.warning("dialling the customer failed: %s", exc)
             customer.gone = True
-            customer.dialstatus = "CHANUNAVAIL"
+            customer.fail_reason = "unreachable"
             await self._end(call, "failed", "customer_unreachable")
             return
         loop = asyncio.get_running_loop()
@@ -900,7 +900,7 @@ class CallControl:
     async def _customer_timed_out(self, call: Call, leg: Leg) -> None:
         if leg.gone or leg.in_stasis:
             return
-        leg.dialstatus = "NOANSWER"
+        leg.fail_reason = "no_answer"
         await self._hangup(leg.id)
         loop = asyncio.get_running_loop()
         leg.timer = loop.call_later(self.ring_grace, self._post, call, self._leg_ended, leg,
@@ -1248,10 +1248,9 @@ class CallControl:
             mine = sorted(cid for cid in channels
                           if cid == customer_id or cid.startswith(f"{call_id}-"))
             customer = channels.get(customer_id)
-            agent_channel = next((channels[c] for c in reversed(mine)
-                                  if re.fullmatch(re.escape(call_id) + r"-[at]?\d+|" +
-                                                  re.escape(call_id) + r"-a\d+", c)
-                                  and channels[c].state == "Up"), None)
+            agent_ids = [c for c in mine if re.fullmatch(re.escape(call_id) + r"-a\d+", c)]
+            agent_channel = next((channels[c] for c in reversed(agent_ids)
+                                  if channels[c].state == "Up"), None)
             self.calls[call_id] = call
             self._set_active()
             if customer is not None:
@@ -1262,8 +1261,8 @@ class CallControl:
                 call.agent = self._register(call, Leg(agent_channel.id, Role.AGENT,
                                                       agent_id=comm.agent_id, in_stasis=True,
                                                       in_bridge=True))
-            for cid in mine:
-                if cid not in call.legs:
+            for cid in mine:   # other legs of ours (ringing agents, supervisors): not kept
+                if cid not in call.legs and not cid.endswith("b"):
                     self._register(call, Leg(cid, Role.AGENT, released=True))
             name = _safe_name(call_id)
             if comm.recording or comm.answered_at is not None:
@@ -1313,6 +1312,8 @@ def _retryable(exc: Exception) -> bool:
 
 
 def _failure(leg: Leg) -> str:
+    if leg.fail_reason:
+        return leg.fail_reason
     if leg.dialstatus in _DIALSTATUS:
         return _DIALSTATUS[leg.dialstatus]
     if leg.cause in _CAUSES:

@@ -49,6 +49,7 @@ class Leg:
     dialstatus: str = ""
     cause: int | None = None
     cause_txt: str = ""
+    fail_reason: str = ""        # why a ringing leg failed, when we decided it (timeout)
     timer: asyncio.TimerHandle | None = None
 
 

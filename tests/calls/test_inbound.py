@@ -1,0 +1,228 @@
+"""Inbound calls to agents: issue #4 steps 1-7 and their failures, on the PBX simulator."""
+
+from __future__ import annotations
+
+import asyncio
+
+from callcontrol.agents.states import AgentState
+from tests.calls.conftest import TIME_SCALE, eventually, wav_seconds
+
+MARIA = "+35799123456"
+
+
+async def test_answered_call_is_bridged_recorded_and_logged(env):
+    anna = await env.add_agent("anna", "1001")
+    contact = await env.add_contact("Maria", "99 123456", MARIA)
+    env.sim.set_device("PJSIP/1001", answer_after=0.5, behaviour="answer")
+    sim_call = await env.sim.place_call(number=MARIA, name="Maria", hangup_after=80)
+    call_id = env.call_id_of(sim_call)
+
+    # the draft exists from the first second, with the one matching contact
+    draft = await eventually(lambda: env.comm(call_id), what="draft")
+    assert draft.direction == "inbound" and draft.media == "phone"
+    assert draft.contact_id == contact and draft.caller_number == MARIA
+
+    call = await env.wait_call(call_id, "connected")
+    assert call.agent_id == anna and call.recording_state == "recording"
+    bridge = env.sim.bridges[call.bridge_id]
+    assert set(bridge.channels) >= {call.customer.id, call.agent.id}
+    await env.wait_agent(anna, AgentState.ON_CALL)
+
+    comm = await env.completed(call_id)
+    assert comm.agent_id == anna and comm.category == "answered"
+    assert comm.hangup_cause == "caller_hangup"
+    assert comm.started_at <= comm.answered_at <= comm.ended_at
+    talk = (comm.ended_at - comm.answered_at).total_seconds()
+    path = env.store.path(comm.recording)
+    assert path.is_file()
+    # the simulator writes scaled audio: one recorded second of lab time per 1/scale
+    recorded = wav_seconds(path) * TIME_SCALE
+    assert abs(recorded - talk) < 0.35, (recorded, talk)
+    # the other leg was hung up: nothing of this call is left on the PBX
+    await eventually(lambda: not [c for c in env.sim.channels if c.startswith(call_id)],
+                     what="agent leg hung up")
+    # wrap-up, then ready again
+    await env.wait_agent(anna, AgentState.WRAP_UP)
+    await env.wait_agent(anna, AgentState.READY, timeout=3)
+    kinds = [m["type"] for m in env.recorder.of(anna)
+             if m.get("type", "").startswith("call.")]
+    assert kinds[:3] == ["call.ringing", "call.answered", "call.ended"]
+    ring = env.recorder.of(anna, "call.ringing")[0]
+    assert ring["call_id"] == call_id and ring["contacts"][0]["id"] == contact
+    assert ring["caller"]["e164"] == MARIA
+    metrics = env.metrics
+    assert metrics.counter("callcontrol_calls_total").value(
+        direction="inbound", outcome="answered") == 1
+    assert metrics["callcontrol_calls_active"].value() == 0
+    assert metrics.histogram("callcontrol_pop_latency_seconds").series
+
+
+async def test_agent_does_not_answer_and_the_next_one_does(env):
+    slow = await env.add_agent("slow", "1001")      # idle longest: rung first
+    await asyncio.sleep(0.01)
+    quick = await env.add_agent("quick", "1002")
+    env.sim.set_device("PJSIP/1001", behaviour="no_answer")
+    env.sim.set_device("PJSIP/1002", answer_after=0.5, behaviour="answer")
+    sim_call = await env.sim.place_call(number=MARIA, hangup_after=60)
+    call_id = env.call_id_of(sim_call)
+    comm = await env.completed(call_id, timeout=8)
+    assert comm.agent_id == quick and comm.category == "answered"
+    status = await env.agents.get(slow)
+    assert status.state is AgentState.NOT_READY and status.reason == "no answer"
+    assert env.recorder.of(slow, "call.ringing") and env.recorder.of(slow, "pop.closed")
+    assert env.recorder.of(quick, "call.answered")
+
+
+async def test_busy_agent_is_skipped(env):
+    busy = await env.add_agent("busy", "1001")
+    await asyncio.sleep(0.01)
+    free = await env.add_agent("free", "1002")
+    env.sim.set_device("PJSIP/1001", behaviour="busy")
+    env.sim.set_device("PJSIP/1002", answer_after=0.2, behaviour="answer")
+    sim_call = await env.sim.place_call(number=MARIA, hangup_after=40)
+    comm = await env.completed(env.call_id_of(sim_call), timeout=8)
+    assert comm.agent_id == free
+    status = await env.agents.get(busy)
+    assert status.state is AgentState.NOT_READY and status.reason == "busy"
+
+
+async def test_caller_hangs_up_while_ringing(tmp_path):
+    from tests.calls.conftest import call_env
+
+    async with call_env(tmp_path, ring_timeout=10.0) as env:
+        agent = await env.add_agent("anna", "1001")
+        env.sim.set_device("PJSIP/1001", behaviour="no_answer")
+        sim_call = await env.sim.place_call(number=MARIA, give_up_after=50)
+        call_id = env.call_id_of(sim_call)
+        comm = await env.completed(call_id, timeout=6)
+        assert comm.category == "missed" and comm.hangup_cause == "abandoned"
+        assert comm.answered_at is None and comm.agent_id is None and comm.recording is None
+        # the ringing agent is free again, their pop closed
+        await env.wait_agent(agent, AgentState.READY)
+        assert env.recorder.of(agent, "pop.closed")
+        await eventually(lambda: not [c for c in env.sim.channels if c.startswith(call_id)],
+                         what="agent leg hung up")
+        [activity] = await env.activities()
+        assert activity.subject == f"Call back {MARIA}" and activity.state == "Pending"
+
+
+async def test_nobody_answers_within_the_queue_wait(tmp_path):
+    from tests.calls.conftest import call_env
+
+    async with call_env(tmp_path, queue_max_wait=1.0) as env:
+        away = await env.add_agent("away", "1001", ready=False)
+        contact = await env.add_contact("Maria", "99123456", MARIA)
+        sim_call = await env.sim.place_call(number=MARIA)
+        call_id = env.call_id_of(sim_call)
+        call = await env.wait_call(call_id, "queued")
+        await eventually(lambda: call.moh, what="music on hold")
+        comm = await env.completed(call_id, timeout=6)
+        assert comm.category == "missed" and comm.hangup_cause == "queue_timeout"
+        assert comm.subject == f"Missed call from {MARIA}"
+        [activity] = await env.activities()
+        assert activity.contact_id == contact and activity.subject == f"Call back {MARIA}"
+        assert await env.agent_state(away) is AgentState.NOT_READY
+        assert env.sim.channels.get(sim_call.stasis_channel_id) is None
+        assert env.metrics.counter("callcontrol_calls_total").value(
+            direction="inbound", outcome="missed") == 1
+
+
+async def test_all_agents_busy_then_one_frees_up(env):
+    agent = await env.add_agent("anna", "1001", ready=False)
+    sim_call = await env.sim.place_call(number=MARIA, hangup_after=50)
+    call_id = env.call_id_of(sim_call)
+    call = await env.wait_call(call_id, "queued")
+    await eventually(lambda: call.moh, what="music on hold while waiting")
+    await asyncio.sleep(0.3)
+    assert call.phase.value == "queued"
+    await env.agents.set_state(agent, AgentState.READY)
+    comm = await env.completed(call_id, timeout=6)
+    assert comm.agent_id == agent and comm.category == "answered"
+
+
+async def test_agent_hangs_up_first(env):
+    agent = await env.add_agent("anna", "1001")
+    sim_call = await env.sim.place_call(number=MARIA)
+    call_id = env.call_id_of(sim_call)
+    call = await env.wait_call(call_id, "connected")
+    await asyncio.sleep(0.3)
+    await env.sim.hangup(call.agent.id)
+    comm = await env.completed(call_id)
+    assert comm.hangup_cause == "agent_hangup"
+    assert env.sim.channels.get(sim_call.stasis_channel_id) is None   # caller hung up too
+    assert env.store.path(comm.recording).is_file()
+    await env.wait_agent(agent, AgentState.WRAP_UP)
+
+
+async def test_unknown_caller_and_several_matches(env):
+    agent = await env.add_agent("anna", "1001")
+    one = await env.add_contact("Maria", "99111111", "+35799111111")
+    two = await env.add_contact("Marios", "99111111", "+35799111111")
+    several = await env.sim.place_call(number="+35799111111", hangup_after=30)
+    comm = await env.completed(env.call_id_of(several))
+    assert comm.contact_id is None and comm.agent_id == agent
+    pop = env.recorder.of(agent, "call.ringing")[-1]
+    assert sorted(c["id"] for c in pop["contacts"]) == sorted([one, two])
+
+    await env.wait_agent(agent, AgentState.READY)
+    unknown = await env.sim.place_call(number="+35799222222", hangup_after=30)
+    comm = await env.completed(env.call_id_of(unknown))
+    assert comm.contact_id is None and comm.caller_number == "+35799222222"
+    assert env.recorder.of(agent, "call.ringing")[-1]["contacts"] == []
+
+
+async def test_malformed_caller_id_is_an_unknown_caller(env):
+    agent = await env.add_agent("anna", "1001")
+    sim_call = await env.sim.place_call(number="anonymous<script>", hangup_after=30)
+    comm = await env.completed(env.call_id_of(sim_call))
+    assert comm.contact_id is None and comm.agent_id == agent
+    pop = env.recorder.of(agent, "call.ringing")[-1]
+    assert pop["caller"]["e164"] is None and pop["contacts"] == []
+
+
+async def test_slow_lookup_never_holds_the_call(env, monkeypatch):
+    agent = await env.add_agent("anna", "1001")
+    contact = await env.add_contact("Maria", "99123456", MARIA)
+    real = env.calls.records.lookup
+    release = asyncio.Event()
+
+    async def slow(e164):
+        await release.wait()
+        return await real(e164)
+    monkeypatch.setattr(env.calls.records, "lookup", slow)
+    sim_call = await env.sim.place_call(number=MARIA)
+    call_id = env.call_id_of(sim_call)
+    call = await env.wait_call(call_id, "connected", timeout=3)
+    assert call.agent_id == agent
+    assert (await env.comm(call_id)).contact_id is None   # unknown for now
+    release.set()
+    # the late result fills the record in
+    await eventually(lambda: _contact_of(env, call_id, contact), what="late contact")
+    await env.sim.hangup(sim_call.stasis_channel_id)
+    comm = await env.completed(call_id)
+    assert comm.contact_id == contact
+
+
+async def test_failing_lookup_is_retried_for_the_record(env, monkeypatch):
+    agent = await env.add_agent("anna", "1001")
+    contact = await env.add_contact("Maria", "99123456", MARIA)
+    real = env.calls.records.lookup
+    failures = []
+
+    async def flaky(e164):
+        if len(failures) < 2:
+            failures.append(e164)
+            raise ConnectionError("database is away")
+        return await real(e164)
+    monkeypatch.setattr(env.calls.records, "lookup", flaky)
+    sim_call = await env.sim.place_call(number=MARIA, hangup_after=60)
+    call_id = env.call_id_of(sim_call)
+    await env.wait_call(call_id, "connected", timeout=3)
+    comm = await env.completed(call_id)
+    assert comm.agent_id == agent and len(failures) == 2
+    await eventually(lambda: _contact_of(env, call_id, contact), what="contact after retry")
+
+
+async def _contact_of(env, call_id, contact_id) -> bool:
+    comm = await env.comm(call_id)
+    return comm is not None and comm.contact_id == contact_id

@@ -1,0 +1,180 @@
+"""What production throws at call control: websocket drops, restarts, database trouble, load."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from callcontrol.agents.states import AgentState
+from tests.calls.conftest import call_env, eventually
+
+MARIA = "+35799123456"
+
+
+async def test_websocket_drop_mid_call_keeps_the_call(env):
+    agent = await env.add_agent("anna", "1001")
+    sim_call = await env.sim.place_call(number=MARIA)
+    call_id = env.call_id_of(sim_call)
+    call = await env.wait_call(call_id, "connected")
+    resyncs = env.calls.resyncs
+    await env.sim.drop_websockets()
+    await eventually(lambda: env.calls.resyncs > resyncs and env.calls.connected,
+                     what="reconnected and reconciled")
+    await asyncio.sleep(0.1)
+    assert call.phase.value == "connected" and call_id in env.calls.calls
+    await env.sim.hangup(sim_call.stasis_channel_id)
+    comm = await env.completed(call_id)
+    assert comm.hangup_cause == "caller_hangup" and comm.agent_id == agent
+    assert env.store.path(comm.recording).is_file()
+    await env.wait_agent(agent, AgentState.WRAP_UP)
+
+
+async def test_caller_hangs_up_while_the_websocket_is_down(env):
+    agent = await env.add_agent("anna", "1001")
+    sim_call = await env.sim.place_call(number=MARIA)
+    call_id = env.call_id_of(sim_call)
+    call = await env.wait_call(call_id, "connected")
+    await asyncio.sleep(0.2)
+    await env.sim.drop_websockets()
+    await env.sim.hangup(sim_call.stasis_channel_id)     # nobody hears this
+    comm = await env.completed(call_id)
+    assert comm.category == "answered" and comm.hangup_cause == "caller_hangup"
+    # the agent leg was hung up on reconcile, the recording copied
+    await eventually(lambda: call.agent.id not in env.sim.channels, what="agent leg gone")
+    assert env.store.path(comm.recording).is_file()
+    await env.wait_agent(agent, AgentState.WRAP_UP)
+
+
+async def _restart(env):
+    await env.calls.close()
+    env.calls = env.new_control()
+    await env.calls.start()
+    await env.calls.stream.wait_connected(5)
+
+
+async def test_restart_mid_call_adopts_the_live_call(env):
+    agent = await env.add_agent("anna", "1001")
+    sim_call = await env.sim.place_call(number=MARIA)
+    call_id = env.call_id_of(sim_call)
+    await env.wait_call(call_id, "connected")
+    await eventually(lambda: _recording_written(env, call_id), what="recording on record")
+    await asyncio.sleep(0.3)
+    await _restart(env)
+    call = await env.wait_call(call_id, "connected")
+    assert call.adopted and call.agent_id == agent
+    await asyncio.sleep(0.3)
+    await env.sim.hangup(sim_call.stasis_channel_id)
+    comm = await env.completed(call_id)
+    assert comm.hangup_cause == "caller_hangup" and comm.category == "answered"
+    assert env.store.path(comm.recording).is_file()
+    assert len(await env.comms()) == 1
+    await env.wait_agent(agent, AgentState.WRAP_UP)
+
+
+async def test_restart_after_the_call_ended_completes_the_record(env):
+    agent = await env.add_agent("anna", "1001")
+    sim_call = await env.sim.place_call(number=MARIA)
+    call_id = env.call_id_of(sim_call)
+    call = await env.wait_call(call_id, "connected")
+    await eventually(lambda: _recording_written(env, call_id), what="recording on record")
+    await env.calls.close()
+    await env.sim.hangup(sim_call.stasis_channel_id)     # while callcontrol is down
+    env.calls = env.new_control()
+    await env.calls.start()
+    comm = await env.completed(call_id)
+    assert comm.category == "answered" and comm.ended_at is not None
+    assert comm.agent_id == agent and env.store.path(comm.recording).is_file()
+    await eventually(lambda: call.agent.id not in env.sim.channels, what="agent leg gone")
+    await env.wait_agent(agent, AgentState.WRAP_UP)
+
+
+async def test_restart_while_the_caller_waits_hunts_again(env):
+    agent = await env.add_agent("anna", "1001", ready=False)
+    sim_call = await env.sim.place_call(number=MARIA, hangup_after=40)
+    call_id = env.call_id_of(sim_call)
+    await env.wait_call(call_id, "queued")
+    await eventually(lambda: env.comm(call_id), what="draft")
+    await _restart(env)
+    await env.wait_call(call_id, "queued")
+    await env.agents.set_state(agent, AgentState.READY)
+    comm = await env.completed(call_id, timeout=6)
+    assert comm.agent_id == agent and comm.category == "answered"
+
+
+async def test_database_errors_mid_call_are_retried_without_duplicates(env, monkeypatch):
+    agent = await env.add_agent("anna", "1001")
+    records = env.calls.records
+    real = records.run
+    broken = {"on": True, "failures": 0}
+
+    async def flaky(op):
+        if broken["on"]:
+            broken["failures"] += 1
+            raise ConnectionError("database restarting")
+        return await real(op)
+    monkeypatch.setattr(records, "run", flaky)
+    records.retry_initial, records.retry_max = 0.02, 0.1
+    sim_call = await env.sim.place_call(number=MARIA, hangup_after=50)
+    call_id = env.call_id_of(sim_call)
+    call = await env.wait_call(call_id, "connected")     # the call goes on without the DB
+    assert call.agent_id == agent
+    await eventually(lambda: call.phase.value == "ended" or call_id not in env.calls.calls,
+                     what="call over")
+    assert broken["failures"] > 0 and await env.comm(call_id) is None
+    broken["on"] = False
+    comm = await env.completed(call_id)
+    assert comm.category == "answered" and comm.agent_id == agent
+    assert len(await env.comms()) == 1
+
+
+@pytest.mark.postgres
+async def test_postgres_connections_killed_mid_call(tmp_path, postgres_database):
+    import asyncpg
+
+    async with call_env(tmp_path, db_url=postgres_database) as env:
+        agent = await env.add_agent("anna", "1001")
+        sim_call = await env.sim.place_call(number=MARIA)
+        call_id = env.call_id_of(sim_call)
+        await env.wait_call(call_id, "connected")
+        name = postgres_database.rsplit("/", 1)[1]
+        conn = await asyncpg.connect(postgres_database.replace("+asyncpg", ""))
+        try:
+            await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+        finally:
+            await conn.close()
+        await env.sim.hangup(sim_call.stasis_channel_id)
+        comm = await env.completed(call_id)
+        assert comm.agent_id == agent and comm.hangup_cause == "caller_hangup"
+        await env.wait_agent(agent, AgentState.WRAP_UP)
+
+
+async def _recording_written(env, call_id):
+    comm = await env.comm(call_id)
+    return comm is not None and comm.recording is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_fifty_simultaneous_calls_ten_agents(tmp_path, backend, request):
+    db_url = request.getfixturevalue("postgres_database") if backend == "postgres" else None
+    async with call_env(tmp_path, db_url=db_url, queue_max_wait=20.0, wrapup_seconds=0.05,
+                        ring_timeout=2.0) as env:
+        agents = [await env.add_agent(f"agent{i}", f"10{i:02d}") for i in range(10)]
+        sims = await asyncio.gather(*[
+            env.sim.place_call(number=f"+3579900{i:04d}", hangup_after=20) for i in range(50)])
+        ids = [env.call_id_of(s) for s in sims]
+        comms = [await env.completed(i, timeout=40) for i in ids]
+        assert all(c.category == "answered" for c in comms)
+        assert {c.agent_id for c in comms} <= set(agents)
+        # no agent ever had two calls at once
+        by_agent: dict[int, list] = {}
+        for c in comms:
+            by_agent.setdefault(c.agent_id, []).append((c.answered_at, c.ended_at))
+        for spans in by_agent.values():
+            spans.sort()
+            for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+                assert start >= end
+        assert len(await env.comms()) == 50
+        assert not env.calls.calls
