@@ -1,4 +1,8 @@
-"""Ask Asterisk to reload a module over ARI (``PUT /asterisk/modules/{module}``)."""
+"""Ask Asterisk to reload a module over ARI (``PUT /asterisk/modules/{module}``).
+
+A short-lived client per click: a reload is rare, and the dialplan domain stays independent
+of the call-control domain that owns the long-lived ARI connection.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +46,7 @@ async def reload_module(config: AriConfig, module: str, ari_state: Any) -> Reloa
                             "run 'module reload " + module + "' on the Asterisk CLI.")
     try:
         async with AriClient(config) as client:
-            await client.request("PUT", f"/asterisk/modules/{module}")
+            await client.asterisk.reload_module(module)
     except AriUnavailable as exc:
         logger.warning("ARI reload of %s: Asterisk unreachable: %s", module, exc.message)
         return ReloadResult(False, f"Asterisk did not answer ({exc.message}); {module} was "
