@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 from aiohttp_session import STORAGE_KEY, get_session
@@ -99,8 +99,18 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if request.path.startswith("/api/"):
             raise Unauthorized("authentication required")
         if request.match_info.http_exception is None:  # unknown paths stay 404
-            raise web.HTTPSeeOther(login_url(request.path_qs))
+            _to_sign_in(request)
     return await handler(request)
+
+
+def _to_sign_in(request: web.Request) -> None:
+    if request.headers.get("HX-Request") == "true":
+        # An htmx fragment must not swap the sign-in page into the page: send the whole
+        # tab there, and back to the page it was on afterwards.
+        page = urlsplit(request.headers.get("HX-Current-URL", ""))
+        back = page.path + (f"?{page.query}" if page.query else "") if page.path else "/"
+        raise web.HTTPUnauthorized(headers={"HX-Redirect": login_url(back)})
+    raise web.HTTPSeeOther(login_url(request.path_qs))
 
 
 def current_user(request: web.Request) -> User:

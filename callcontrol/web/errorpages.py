@@ -23,7 +23,7 @@ TITLES = {
     500: "Something went wrong", 503: "Service unavailable",
 }
 # Headers of an HTTP error that still mean something on the rendered page.
-KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "HX-Redirect")
 
 
 def error_page(request: web.Request, status: int, message: str) -> web.Response:

@@ -17,7 +17,12 @@ from callcontrol.web.sessions import CSRF, USER_ID, new_csrf_token
 
 logger = logging.getLogger(__name__)
 
-LIMITER = web.AppKey("login_limiter", FailureLimiter)
+# Per account: 5 failures, then a doubling wait. Per client address a looser limit, since
+# many people may share one address (an office NAT, a reverse proxy).
+USER_LIMITER = web.AppKey("login_user_limiter", FailureLimiter)
+ADDRESS_LIMITER = web.AppKey("login_address_limiter", FailureLimiter)
+USER_FAILURES = 5
+ADDRESS_FAILURES = 20
 HOME = "/"
 MAX_USERNAME = 64
 MAX_PASSWORD = 1024
@@ -36,7 +41,7 @@ def safe_next(value: str | None) -> str:
 
 
 def _keys(request: web.Request, username: str) -> tuple[str, str]:
-    return f"user:{username.strip().lower()}", f"ip:{request.remote or 'unknown'}"
+    return username.strip().lower(), request.remote or "unknown"
 
 
 async def _form(request: web.Request, *, status: int = 200, error: str | None = None,
@@ -77,9 +82,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 async def _attempt(request: web.Request, username: str, password: str,
                    next_path: str) -> web.StreamResponse:
-    limiter = request.app[LIMITER]
+    users, addresses = request.app[USER_LIMITER], request.app[ADDRESS_LIMITER]
     user_key, ip_key = _keys(request, username)
-    wait = limiter.retry_after(user_key, ip_key)
+    wait = max(users.retry_after(user_key), addresses.retry_after(ip_key))
     if wait:
         logger.warning("sign-in refused for %r from %s: too many failures", username,
                        request.remote)
@@ -90,13 +95,14 @@ async def _attempt(request: web.Request, username: str, password: str,
     async with request.app[SESSIONS]() as db, db.begin():
         user = await authenticate(db, username, password)
     if user is None:
-        limiter.failed(user_key, ip_key)
+        users.failed(user_key)
+        addresses.failed(ip_key)
         logger.info("failed sign-in for %r from %s", username, request.remote)
         return await _form(request, status=401, username=username, next_path=next_path,
                            error="Wrong username or password.")
     # Only the account's count is cleared: one valid account must not reset an address
     # that is guessing other accounts' passwords.
-    limiter.succeeded(user_key)
+    users.succeeded(user_key)
     session = await new_session(request)  # a fresh session: no fixation across sign-in
     session[USER_ID] = user.id
     session[CSRF] = new_csrf_token()
@@ -116,7 +122,8 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    app[LIMITER] = FailureLimiter()
+    app[USER_LIMITER] = FailureLimiter(limit=USER_FAILURES)
+    app[ADDRESS_LIMITER] = FailureLimiter(limit=ADDRESS_FAILURES)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)

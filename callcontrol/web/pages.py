@@ -22,7 +22,7 @@ from aiohttp_session import SESSION_KEY
 
 from callcontrol.crm.models import User
 from callcontrol.web.auth import USER, Handler, current_user, require_role
-from callcontrol.web.sessions import CSRF, csrf_token
+from callcontrol.web.sessions import CSRF, csrf_token, pop_flashes
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +66,11 @@ async def render(request: web.Request, template: str, context: dict[str, Any] | 
                  *, status: int = 200) -> web.Response:
     """Render ``template`` with ``user``, ``csrf_token`` and ``nav`` added to ``context``."""
     ctx = base_context(request, await csrf_token(request))
+    ctx["flashes"] = await pop_flashes(request)
     ctx.update(context or {})
-    return aiohttp_jinja2.render_template(template, request, ctx, status=status)
+    response = aiohttp_jinja2.render_template(template, request, ctx, status=status)
+    response.headers["Cache-Control"] = "no-store"  # pages show personal data
+    return response
 
 
 def render_outside_session(request: web.Request, template: str, context: dict[str, Any],

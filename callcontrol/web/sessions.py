@@ -69,3 +69,22 @@ async def csrf_token(request: web.Request) -> str:
         token = new_csrf_token()
         session[CSRF] = token
     return token
+
+
+FLASHES = "flash"
+FLASH_LEVELS = ("ok", "info", "warn", "error")
+
+
+async def flash(request: web.Request, message: str, level: str = "ok") -> None:
+    """A message for the next page this session renders (post/redirect/get)."""
+    if level not in FLASH_LEVELS:
+        raise ValueError(f"flash level must be one of {', '.join(FLASH_LEVELS)}")
+    session = await get_session(request)
+    session[FLASHES] = [*session.get(FLASHES, [])[-4:], [level, message]]
+
+
+async def pop_flashes(request: web.Request) -> list[dict[str, str]]:
+    session = await get_session(request)
+    if FLASHES not in session:
+        return []
+    return [{"level": level, "message": message} for level, message in session.pop(FLASHES)]

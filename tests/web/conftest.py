@@ -13,6 +13,7 @@ from callcontrol.config import load_config
 from callcontrol.crm.users import create_api_token, create_user
 from callcontrol.web.auth import current_user, public, user_from_request
 from callcontrol.web.pages import page, render
+from callcontrol.web.sessions import flash
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct horse battery"
@@ -39,6 +40,11 @@ async def whoami(request: web.Request) -> web.Response:
     return web.json_response({"user": user.username if user else None})
 
 
+async def flashing(request: web.Request) -> web.Response:
+    await flash(request, "Saved <b>it</b>.", "ok")
+    raise web.HTTPSeeOther("/test/page")
+
+
 @public
 async def boom(request: web.Request) -> web.Response:
     raise RuntimeError("a bug in a page handler")
@@ -51,6 +57,7 @@ def add_test_routes(app: web.Application) -> None:
     app.router.add_post("/api/test/echo", echo)
     app.router.add_get("/test/boom", boom)
     app.router.add_get("/test/whoami", whoami)
+    app.router.add_post("/test/flash", flashing)
 
 
 def web_config(tmp_path, **changes):
@@ -64,6 +71,7 @@ class Web:
 
     def __init__(self, client, sessions) -> None:
         self.client = client
+        self.app = client.app
         self.sessions = sessions
 
     async def user(self, username: str, role: str = "agent", password: str = PASSWORD):

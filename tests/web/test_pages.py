@@ -1,3 +1,5 @@
+from yarl import URL
+
 from callcontrol.web.pages import nav_for
 
 PASSWORD = "correct horse battery"  # the password tests/web/conftest.py gives users
@@ -110,3 +112,28 @@ async def test_user_from_request_reads_the_cookie_or_a_bearer_token(web_app):
     token = await web_app.token("robot")
     resp = await whoami("/test/whoami", headers={"Authorization": f"Bearer {token}"})
     assert await resp.json() == {"user": "robot"}
+
+
+async def test_a_flash_message_shows_once_escaped_after_the_redirect(web_app):
+    await web_app.user("ada")
+    await web_app.login("ada")
+    token = await web_app.csrf("/test/page")
+    resp = await web_app.client.post("/test/flash", data={"csrf_token": token})
+    html = await resp.text()
+    assert str(resp.url).endswith("/test/page")
+    assert '<div class="alert alert-ok" role="status">Saved &lt;b&gt;it&lt;/b&gt;.</div>' in html
+    again = await (await web_app.client.get("/test/page")).text()
+    assert "Saved &lt;b&gt;it" not in again
+
+
+async def test_pages_are_not_cached(web_app):
+    resp, _ = await _page_as(web_app, "ada", "agent")
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+async def test_an_htmx_request_without_a_session_sends_the_tab_to_sign_in(web_app):
+    resp = await web_app.client.get("/test/page", allow_redirects=False, headers={
+        "HX-Request": "true", "HX-Current-URL": "http://cc.example/cc/contacts/7?tab=jobs"})
+    assert resp.status == 401
+    target = URL(resp.headers["HX-Redirect"])
+    assert target.path == "/login" and target.query["next"] == "/cc/contacts/7?tab=jobs"
