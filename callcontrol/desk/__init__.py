@@ -47,8 +47,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
+    import aiohttp_jinja2
+
     from callcontrol.desk import cti, http, ws
 
+    env = aiohttp_jinja2.get_env(app) if aiohttp_jinja2.APP_KEY in app else None
+    if env is not None:  # the top bar's telephone and pop dialogs (desk/topbar.html)
+        env.globals["desk_enabled"] = True
     app[ws.SOCKETS] = weakref.WeakSet()
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(ws.close_all)
