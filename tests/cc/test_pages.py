@@ -1,0 +1,189 @@
+"""The Centre's pages over HTTP: search, contact view, actions, definitions, authorisation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from callcontrol.crm.models import AuditEntry, Bill, Contact, Email
+from callcontrol.crm.models import CommunicationCentreDefinition as Definition
+from tests.cc import factories as f
+
+
+async def seed_contact(app, first="Maria", last="Papadopoulou"):
+    async with app.sessions() as session, session.begin():
+        c = await f.person(session, first, last, phone="+35799123456", email="m@example.com")
+        acc = await f.account(session, c, "A-100", balance="50")
+        session.add(Bill(account_id=acc.id, number="B-100", amount=Decimal("20.00")))
+        return c.id
+
+
+async def test_pages_need_a_signed_in_user(cc_app) -> None:
+    for path in ("/cc", "/cc/advanced", "/cc/communications", "/cc/contacts/1",
+                 "/cc/actions/log-person", "/cc/definitions"):
+        resp = await cc_app.client.get(path, allow_redirects=False)
+        assert resp.status in (302, 303) and "/login" in resp.headers["Location"], path
+
+
+async def test_quick_search_lists_matches_escaped(cc_app) -> None:
+    await cc_app.login("ada")
+    await seed_contact(cc_app, "<b>Maria</b>", "Papadopoulou")
+    resp = await cc_app.client.get("/cc", params={"field": "contact.name", "op": "like",
+                                                  "q": "papa"})
+    html = await resp.text()
+    assert resp.status == 200
+    assert "&lt;b&gt;Maria&lt;/b&gt; Papadopoulou" in html and "<b>Maria</b>" not in html
+    resp = await cc_app.client.get("/cc", params={"field": "contact.name", "q": "%"})
+    assert resp.status == 422 and "besides the %" in await resp.text()
+
+
+async def test_quick_search_refuses_a_field_the_definition_does_not_enable(cc_app) -> None:
+    await cc_app.login("ada")
+    resp = await cc_app.client.get("/cc", params={"field": "contact.kind", "q": "person"})
+    assert resp.status == 422 and "not enabled for quick search" in await resp.text()
+
+
+async def test_htmx_search_returns_only_the_results_fragment(cc_app) -> None:
+    await cc_app.login("ada")
+    await seed_contact(cc_app)
+    resp = await cc_app.client.get("/cc", params={"field": "contact.name", "q": "mar"},
+                                   headers={"HX-Request": "true", "HX-Target": "results"})
+    html = await resp.text()
+    assert html.lstrip().startswith('<section id="results"') and "<html" not in html
+    assert "Maria Papadopoulou" in html
+
+
+async def test_advanced_search_and_communications(cc_app) -> None:
+    await cc_app.login("ada")
+    await seed_contact(cc_app)
+    resp = await cc_app.client.get("/cc/advanced", params={
+        "search": "1", "contact.name": "mar", "account.number": "a-100", "op": "like"})
+    assert "Maria Papadopoulou" in await resp.text()
+    resp = await cc_app.client.get("/cc/advanced", params={
+        "search": "1", "contact.name": "mar", "account.number": "Z-9"})
+    assert "No contact matches" in await resp.text()
+    resp = await cc_app.client.get("/cc/communications")
+    assert resp.status == 200 and "not logged any communication" in await resp.text()
+
+
+async def test_contact_page_sections_and_call_banner(cc_app) -> None:
+    await cc_app.login("ada")
+    cid = await seed_contact(cc_app)
+    resp = await cc_app.client.get(f"/cc/contacts/{cid}", params={"call": "call-<x>"})
+    html = await resp.text()
+    assert resp.status == 200 and "m@example.com" in html and "A-100" in html
+    assert "call-&lt;x&gt;" in html and 'data-testid="call-banner"' in html
+    for name in ("subscriptions", "financials", "work", "customer", "rewards"):
+        part = await cc_app.client.get(f"/cc/contacts/{cid}/sections/{name}")
+        assert part.status == 200, name
+    assert "B-100" in await (await cc_app.client.get(
+        f"/cc/contacts/{cid}/sections/financials")).text()
+    assert (await cc_app.client.get("/cc/contacts/999999")).status == 404
+    assert (await cc_app.client.get(f"/cc/contacts/{cid}/sections/nope")).status == 404
+
+
+async def test_an_action_with_errors_then_success(cc_app) -> None:
+    token = await cc_app.login("ada")
+    cid = await seed_contact(cc_app)
+    resp = await cc_app.post("/cc/actions/plan-job", {"contact": cid, "type": "Party"}, token)
+    html = await resp.text()
+    assert resp.status == 422 and "choose one of the options" in html
+    assert "Subject is required" in html
+    resp = await cc_app.post("/cc/actions/plan-job",
+                             {"contact": cid, "type": "Repair", "subject": "Dish"}, token)
+    assert resp.status == 303 and resp.headers["Location"] == f"/cc/contacts/{cid}#section-work"
+    page = await (await cc_app.client.get(f"/cc/contacts/{cid}")).text()
+    assert "Repair job" in page  # the notice
+    work = await (await cc_app.client.get(f"/cc/contacts/{cid}/sections/work")).text()
+    assert "Dish" in work
+
+
+async def test_writes_need_the_csrf_token(cc_app) -> None:
+    await cc_app.login("ada")
+    cid = await seed_contact(cc_app)
+    resp = await cc_app.post("/cc/actions/plan-job",
+                             {"contact": cid, "type": "Repair", "subject": "Dish"}, None)
+    assert resp.status == 403
+    resp = await cc_app.post("/cc/actions/plan-job",
+                             {"contact": cid, "type": "Repair", "subject": "Dish"}, "forged")
+    assert resp.status == 403
+
+
+async def test_log_person_prefills_the_phone_and_creates_the_contact(cc_app) -> None:
+    token = await cc_app.login("ada")
+    html = await (await cc_app.client.get("/cc/actions/log-person",
+                                          params={"phone": "+35799555111"})).text()
+    assert 'value="+35799555111"' in html
+    resp = await cc_app.post("/cc/actions/log-person", {
+        "first_name": "Ελένη", "last_name": "Νικολάου", "phone": "+35799555111",
+        "email": "eleni@example.com"}, token)
+    assert resp.status == 303
+    async with cc_app.sessions() as session:
+        contact = await session.scalar(select(Contact).where(Contact.last_name == "Νικολάου"))
+        email = await session.scalar(select(Email.address).where(Email.contact_id == contact.id))
+    assert resp.headers["Location"].startswith(f"/cc/contacts/{contact.id}")
+    assert email == "eleni@example.com"
+
+
+async def test_voucher_secret_is_shown_once_and_audited(cc_app) -> None:
+    from callcontrol.crm.models import Voucher
+
+    token = await cc_app.login("ada")
+    async with cc_app.sessions() as session, session.begin():
+        session.add(Voucher(serial_number="V-9", secret_number="S-777", value=Decimal(5)))
+    resp = await cc_app.post("/cc/actions/retrieve-voucher-secret", {"serial_number": "V-9"},
+                             token)
+    assert resp.status == 200 and "S-777" in await resp.text()
+    async with cc_app.sessions() as session:
+        audited = await session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "action.retrieve-voucher-secret"))
+    assert audited == 1
+
+
+async def test_an_action_the_definition_disables_is_refused(cc_app) -> None:
+    token = await cc_app.login("sue", "supervisor")
+    cid = await seed_contact(cc_app)
+    await cc_app.client.get("/cc")  # creates the default definition
+    async with cc_app.sessions() as session, session.begin():
+        d = await session.scalar(select(Definition))
+        d.allowed_actions = ["log-person"]
+    resp = await cc_app.post("/cc/actions/plan-job",
+                             {"contact": cid, "type": "Repair", "subject": "x"}, token)
+    assert resp.status == 403
+    assert "/cc/actions/plan-job" not in await (await cc_app.client.get(
+        f"/cc/contacts/{cid}")).text()
+
+
+async def test_agents_cannot_see_or_change_definitions(cc_app) -> None:
+    token = await cc_app.login("ada")
+    await cc_app.client.get("/cc")
+    assert (await cc_app.client.get("/cc/definitions")).status == 403
+    assert (await cc_app.client.get("/cc/definitions/new")).status == 403
+    resp = await cc_app.post("/cc/definitions/new", {"name": "Mine"}, token)
+    assert resp.status == 403
+    resp = await cc_app.post("/cc/definitions/1/deactivate", {}, token)
+    assert resp.status == 403
+
+
+async def test_supervisor_creates_and_activates_a_definition(cc_app) -> None:
+    token = await cc_app.login("sue", "supervisor")
+    html = await (await cc_app.client.get("/cc/definitions")).text()
+    assert "Default" in html and "Active" in html
+    bad = await cc_app.post("/cc/definitions/new", {"name": "", "cti_port": "99999"}, token)
+    text = await bad.text()
+    assert bad.status == 422 and "a name of 1 to 100 characters" in text
+    resp = await cc_app.post("/cc/definitions/new", {
+        "name": "Night", "default_search_operator": "=", "number_of_records": "3",
+        "quick:contact.phone": "on", "actions": "log-person", "cti_provider": "asterisk",
+        "cti_host": "10.0.0.5", "cti_port": "8088", "cti_username": "crm",
+        "cti_password": "pa55word"}, token)
+    assert resp.status == 303, await resp.text()
+    async with cc_app.sessions() as session:
+        night = await session.scalar(select(Definition).where(Definition.name == "Night"))
+    edit = await (await cc_app.client.get(f"/cc/definitions/{night.id}")).text()
+    assert "pa55word" not in edit and "••••••" in edit
+    resp = await cc_app.post(f"/cc/definitions/{night.id}/activate", {}, token)
+    assert resp.status == 303
+    search = await (await cc_app.client.get("/cc")).text()
+    assert 'value="contact.phone"' in search and 'value="contact.name"' not in search
