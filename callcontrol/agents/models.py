@@ -39,4 +39,7 @@ class AgentStatusRow(Base):
     idle_since: Mapped[datetime | None] = mapped_column()
     wrapup_until: Mapped[datetime | None] = mapped_column()
     pop_preference: Mapped[str] = mapped_column(String(8), default="ring")
+    # Before a click-to-call from "not ready": where a cancelled call leaves the agent.
+    resume_state: Mapped[str | None] = mapped_column(String(16))
+    resume_reason: Mapped[str | None] = mapped_column(String(100))
     version: Mapped[int] = mapped_column(Integer, default=0)

@@ -154,12 +154,16 @@ class AgentService:
     async def reserve_for_outbound(self, user_id: int) -> AgentStatus:
         """The agent's own click-to-call: their device rings first. Refused while on a call."""
         def idle(row: AgentStatusRow) -> bool:
+            resume.clear()
             if row.state in (S.RINGING.value, S.ON_CALL.value):
                 raise StateConflict("you are already on a call")
             if row.state == S.LOGGED_OUT.value:
                 raise StateConflict("log in to the CTI first")
+            if row.state == S.NOT_READY.value:  # a cancelled call must not make them ready
+                resume.update(resume_state=row.state, resume_reason=row.reason)
             return True
-        return await self._change(user_id, S.RINGING, Cause.SYSTEM, check=idle)
+        resume: dict[str, Any] = {}
+        return await self._change(user_id, S.RINGING, Cause.SYSTEM, check=idle, fields=resume)
 
     async def answered(self, user_id: int) -> AgentStatus:
         current = await self._require(user_id)
@@ -172,10 +176,15 @@ class AgentService:
         return await self._change(user_id, S.NOT_READY, Cause.CALL, (reason or "no answer")[:100])
 
     async def ring_cancelled(self, user_id: int) -> AgentStatus:
-        """Ringing stopped through no fault of the agent: back to ready, keeping their place."""
+        """Ringing stopped through no fault of the agent: back to ready, keeping their place
+        (or back to "not ready" if their own click-to-call started from there)."""
         current = await self._require(user_id)
         if current.state is not S.RINGING:
             return current
+        async with store.transaction(self._sessions) as session:
+            state, reason = await store.resume_of(session, user_id)
+        if state == S.NOT_READY.value:
+            return await self._change(user_id, S.NOT_READY, Cause.CALL, reason)
         return await self._change(user_id, S.READY, Cause.CALL)
 
     async def call_ended(self, user_id: int) -> AgentStatus:
@@ -262,7 +271,8 @@ class AgentService:
         else:
             idle = None
         values: dict[str, Any] = {"state": new.value, "reason": reason, "since": now,
-                                  "idle_since": idle, "wrapup_until": None}
+                                  "idle_since": idle, "wrapup_until": None,
+                                  "resume_state": None, "resume_reason": None}
         if new is S.WRAP_UP:
             values["wrapup_until"] = now + timedelta(seconds=self.wrapup_seconds)
         if new is S.LOGGED_OUT:

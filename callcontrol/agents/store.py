@@ -116,7 +116,10 @@ async def reserve_one(session: AsyncSession, exclude: Iterable[int], now: dateti
     reservers each take a different agent without waiting on each other. SQLite: writers are
     serialised by the database lock and the statement re-checks ``state = 'ready'``.
     """
-    pick = select(T.user_id).where(T.state == AgentState.READY.value)
+    pick = select(T.user_id).where(
+        T.state == AgentState.READY.value,
+        T.user_id.in_(select(User.id).where(User.active.is_(True))),  # deactivated: never
+    )
     excluded = list(exclude)
     if excluded:
         pick = pick.where(T.user_id.not_in(excluded))
@@ -126,11 +129,17 @@ async def reserve_one(session: AsyncSession, exclude: Iterable[int], now: dateti
     result = await session.execute(
         update(T).where(T.user_id == pick.scalar_subquery(), T.state == AgentState.READY.value)
         .values(state=AgentState.RINGING.value, reason=None, since=now, wrapup_until=None,
-                version=T.version + 1)
+                resume_state=None, resume_reason=None, version=T.version + 1)
         .returning(T.user_id)
         .execution_options(synchronize_session=False)
     )
     return result.scalar_one_or_none()
+
+
+async def resume_of(session: AsyncSession, user_id: int) -> tuple[str | None, str | None]:
+    row = (await session.execute(select(T.resume_state, T.resume_reason)
+                                 .where(T.user_id == user_id))).first()
+    return (row[0], row[1]) if row else (None, None)
 
 
 async def extension_holder(session: AsyncSession, extension: str) -> int | None:

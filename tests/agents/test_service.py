@@ -207,6 +207,35 @@ async def test_outbound_reservation_refuses_an_agent_on_a_call(db, service):
         await service.reserve_for_outbound(b)
 
 
+async def test_a_cancelled_click_to_call_returns_the_agent_to_where_they_were(db, service):
+    a, b = await _agents(db, 2)
+    await service.cti_login(a)
+    await service.cti_login(b)
+    await service.set_state(a, S.NOT_READY, reason="paperwork")
+    await service.reserve_for_outbound(a)
+    back = await service.ring_cancelled(a)
+    assert back.state is S.NOT_READY and back.reason == "paperwork"
+    await service.reserve_for_outbound(b)
+    assert (await service.ring_cancelled(b)).state is S.READY
+    # An inbound reservation clears what an earlier click-to-call remembered.
+    await service.set_state(a, S.READY)
+    assert (await service.reserve(exclude=[b])).user_id == a
+    assert (await service.ring_cancelled(a)).state is S.READY
+
+
+async def test_a_deactivated_agent_is_never_reserved(db, service):
+    from callcontrol.crm.models import User
+
+    a, b = await _agents(db, 2)
+    await service.cti_login(a)
+    await asyncio.sleep(0.01)
+    await service.cti_login(b)
+    async with db.sessions() as session, session.begin():
+        await session.execute(update(User).where(User.id == a).values(active=False))
+    assert (await service.reserve()).user_id == b
+    assert await service.reserve() is None
+
+
 async def test_gauge_counts_agents_by_state(db, service):
     a, b = await _agents(db, 2)
     await service.cti_login(a)

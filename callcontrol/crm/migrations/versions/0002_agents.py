@@ -1,4 +1,5 @@
-"""agent status: the current state of each agent, wrap-up deadline, pop preference
+"""agent status: the current state of each agent, wrap-up deadline, pop preference,
+the state a cancelled click-to-call returns to
 
 Revision ID: 0002ag
 Revises: 0001
@@ -29,6 +30,8 @@ def upgrade() -> None:
         sa.Column("idle_since", UTCDateTime(), nullable=True),
         sa.Column("wrapup_until", UTCDateTime(), nullable=True),
         sa.Column("pop_preference", sa.String(length=8), nullable=False),
+        sa.Column("resume_state", sa.String(length=16), nullable=True),
+        sa.Column("resume_reason", sa.String(length=100), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.CheckConstraint(
             "state IN ('logged_out', 'ready', 'not_ready', 'ringing', 'on_call', 'wrap_up')",
