@@ -50,12 +50,14 @@
     select(tabs[(next + tabs.length) % tabs.length]);
   });
 
-  // After an htmx search, move focus to the results so keyboard users land on them.
-  document.addEventListener("htmx:afterSwap", function (event) {
-    var target = event.detail && event.detail.target;
-    if (target && target.id === "results") {
-      var first = target.querySelector("a.cc-hit");
-      if (first) first.focus();
-    }
+  // After an htmx search, move focus to the first result so keyboard users land on it.
+  // (With an outerHTML swap the event's target is the replaced node: look the new one up.)
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var config = event.detail && event.detail.requestConfig;
+    var source = config && config.elt;
+    if (!source || source.getAttribute("hx-target") !== "#results") return;
+    var results = document.getElementById("results");
+    var first = results && results.querySelector("a.cc-hit");
+    if (first) first.focus();
   });
 })();

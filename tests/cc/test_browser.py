@@ -1,0 +1,102 @@
+"""Headless Chromium: quick search and an action driven with the keyboard only."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from callcontrol import cc
+from tests.cc import factories as f
+
+pytestmark = pytest.mark.browser
+PASSWORD = "password-123"
+
+
+@pytest.fixture
+def live_server_setups():
+    return [cc.setup]
+
+
+async def wait_for_focus(page, selector: str, seconds: float = 3.0) -> None:
+    """Poll (wait_for_function would need 'unsafe-eval', which our CSP refuses)."""
+    import asyncio
+
+    for _ in range(int(seconds / 0.05)):
+        if await page.evaluate("s => document.activeElement.matches(s)", selector):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{selector} never got the focus")
+
+
+async def tab_to(page, selector: str, limit: int = 40) -> None:
+    """Press Tab until ``selector`` has the focus (fails after ``limit`` presses)."""
+    for _ in range(limit):
+        if await page.evaluate("s => document.activeElement.matches(s)", selector):
+            return
+        await page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+async def test_quick_search_and_plan_a_job_with_the_keyboard(
+        page, live_server, login, artifacts, browser_console) -> None:
+    await live_server.create_user("ada", PASSWORD, "agent")
+    async with live_server.sessions() as session, session.begin():
+        maria = await f.person(session, "Μαρία", "Papadopoulou", phone="+35799123456")
+        await f.person(session, "Gloria", "Estefan")
+    await login(page, live_server, "ada", PASSWORD)
+    await page.goto("/cc")
+    assert await page.evaluate("document.activeElement.id") == "q"  # autofocus
+    await page.keyboard.type("%ρια")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("#results a.cc-hit")
+    hits = await page.locator("#results a.cc-hit").all_inner_texts()
+    assert hits == ["Μαρία Papadopoulou"]
+    await wait_for_focus(page, "a.cc-hit")
+    assert await page.evaluate("document.activeElement.textContent") == "Μαρία Papadopoulou"
+    await page.screenshot(path=os.path.join(artifacts, "quick-search.png"), full_page=True)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"**/cc/contacts/{maria.id}")
+    await page.wait_for_selector("#section-work h2")  # loaded lazily by htmx
+    await tab_to(page, "a[href*='/cc/actions/plan-job']")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/cc/actions/plan-job?contact=*")
+    assert await page.evaluate("document.activeElement.id") == "f-type"
+    await page.keyboard.press("Tab")  # leave the type empty: a clear error comes back
+    await page.keyboard.type("Replace the dish")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("#form-errors")
+    assert "Job type is required" in await page.locator("#form-errors").inner_text()
+    await page.focus("#f-type")
+    await page.keyboard.type("Repair")
+    await tab_to(page, "button[type=submit]")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"**/cc/contacts/{maria.id}#section-work")
+    await page.wait_for_selector("#section-work td:has-text('Replace the dish')")
+    notice = await page.locator(".alert-info").first.inner_text()
+    assert "Repair job" in notice
+    await page.screenshot(path=os.path.join(artifacts, "job-planned.png"), full_page=True)
+    # No CSP violation, no script error (the 422 of the refused form is expected).
+    assert [m for m in browser_console if "status of 422" not in m] == []
+
+
+async def test_lifecycle_tabs_switch_with_arrow_keys(page, live_server, login,
+                                                     browser_console) -> None:
+    from callcontrol.crm.models import Job
+
+    await live_server.create_user("ada", PASSWORD, "agent")
+    async with live_server.sessions() as session, session.begin():
+        c = await f.person(session, "Anna", "Nowak")
+        session.add_all([Job(contact_id=c.id, state="Pending", subject="open job"),
+                         Job(contact_id=c.id, state="Completed", subject="done job")])
+    await login(page, live_server, "ada", PASSWORD)
+    await page.goto(f"/cc/contacts/{c.id}")
+    await page.wait_for_selector("#jobs-open-tab")
+    assert await page.locator("#jobs-open").is_visible()
+    assert not await page.locator("#jobs-done").is_visible()
+    await page.focus("#jobs-open-tab")
+    await page.keyboard.press("ArrowRight")
+    assert await page.locator("#jobs-done").is_visible()
+    assert "done job" in await page.locator("#jobs-done").inner_text()
+    assert await page.evaluate("document.activeElement.id") == "jobs-done-tab"
+    assert browser_console == []
