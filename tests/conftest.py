@@ -268,7 +268,7 @@ async def browser_login(page, live_server, username: str, password: str) -> None
     async with page.expect_navigation():
         await page.click("form[action='/login'] button[type=submit]")
     if "/login" in page.url:
-        alert = page.locator("[role=alert]")
+        alert = page.locator("main [role=alert]")
         message = await alert.inner_text() if await alert.count() else "no message"
         raise AssertionError(f"sign-in as {username!r} failed: {message}")
 

@@ -29,8 +29,8 @@ KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "HX-Redirect")
 def error_page(request: web.Request, status: int, message: str) -> web.Response:
     context = {"status": status, "title": TITLES.get(status, "Error"), "message": message}
     env = aiohttp_jinja2.get_env(request.app)
-    template = env.select_template([f"errors/{status}.html", "errors/error.html"])
-    return render_outside_session(request, template.name, context, status=status)
+    name = env.select_template([f"errors/{status}.html", "errors/error.html"]).name
+    return render_outside_session(request, name or "errors/error.html", context, status=status)
 
 
 @web.middleware

@@ -85,3 +85,11 @@ async def test_responses_carry_a_self_only_content_security_policy(db, aiohttp_c
     assert "default-src 'self'" in csp and "script-src 'self';" in csp
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_hsts_only_over_https(db, aiohttp_client, tmp_path):
+    client = await aiohttp_client(build_app(_config(db, tmp_path)))
+    plain = await client.get("/healthz")
+    assert "Strict-Transport-Security" not in plain.headers
+    proxied = await client.get("/healthz", headers={"X-Forwarded-Proto": "https"})
+    assert proxied.headers["Strict-Transport-Security"].startswith("max-age=")

@@ -31,6 +31,7 @@ async def test_sign_in_with_the_keyboard_only_lands_with_the_name_in_the_top_bar
     await live_server.create_user("ada.agent", "password-123", "agent")
     await page.goto("/test/start")
     assert "/login" in page.url
+    await page.screenshot(path=os.path.join(artifacts, "sign-in.png"))
     # The skip link comes first, then the form; autofocus is on the username field.
     assert await page.evaluate("document.activeElement.id") == "username"
     await page.keyboard.type("ada.agent")
@@ -52,6 +53,20 @@ async def test_sign_in_with_the_keyboard_only_lands_with_the_name_in_the_top_bar
     # (Other parts' widgets in the top bar may log their own errors here: the desk's
     # websocket is not served by this test app.)
     assert [m for m in browser_console if "Content Security Policy" in m] == []
+
+
+async def test_a_wrong_password_shows_the_message_and_keeps_the_username(
+        page, live_server, artifacts):
+    await live_server.create_user("eve", "password-123", "engineer")
+    await page.goto("/login")
+    await page.fill("#username", "eve")
+    await page.fill("#password", "not-her-password")
+    await page.click("button[type=submit]")
+    assert await page.locator("[role=alert]").inner_text() == "Wrong username or password."
+    assert await page.input_value("#username") == "eve"
+    assert await page.input_value("#password") == ""
+    assert await page.evaluate("document.activeElement.id") == "password"  # type again
+    await page.screenshot(path=os.path.join(artifacts, "wrong-password.png"))
 
 
 async def test_skip_link_is_the_first_tab_stop_and_moves_focus_to_main(page, live_server, login):
