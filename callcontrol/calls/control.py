@@ -5,9 +5,11 @@ one at a time for that call (a short-lived task drains the mailbox, so no task l
 long as a call and calls never wait for each other). Timers (ring timeout, queue maximum
 wait, recording grace) are ``loop.call_later`` handles that post into the same mailbox.
 
-Ids: an inbound call's id is ``<app>-<caller channel id>``; an outbound one
-``<app>-out-<hex>``. Every channel and bridge callcontrol creates gets an id starting with
-the call id, and originated channels enter Stasis with the arguments ``<kind>,<call id>``,
+Ids: an inbound call's id is ``<app>:<caller channel id>``; an outbound one
+``<app>:out-<hex>`` (":" never occurs in an application name, so two instances with their
+own application names never mistake each other's calls). Every channel and bridge
+callcontrol creates gets an id starting with the call id, and originated channels enter
+Stasis with the arguments ``<kind>,<call id>``,
 so they are told apart from new inbound calls, and after a restart the calls are found
 again from the draft communications and the channels ARI still reports.
 """
@@ -79,6 +81,7 @@ class CallControl:
                  customer_endpoint: str = "Local/{number}@customers",
                  transfer_endpoint: str = "Local/{extension}@agents",
                  message_media: str = "sound:vm-nobodyavail",
+                 originate_timeout: int | None = None,
                  stream_options: dict[str, Any] | None = None) -> None:
         self.config = config
         self.app = config.ari.app
@@ -100,6 +103,8 @@ class CallControl:
         self.customer_endpoint = customer_endpoint
         self.transfer_endpoint = transfer_endpoint
         self.message_media = message_media
+        # ARI's own originate timeout is only a backstop behind our timers (whole seconds)
+        self.originate_timeout = originate_timeout
         self.calls: dict[str, Call] = {}
         self.ended: OrderedDict[str, str] = OrderedDict()   # recently ended call ids
         self._channels: dict[str, tuple[Call, Leg]] = {}
@@ -257,6 +262,12 @@ class CallControl:
     async def _hangup(self, channel_id: str) -> None:
         await self._ari(f"hang up {channel_id}", self.ari.channels.hangup(channel_id))
 
+    def _ari_timeout(self, seconds: float) -> int:
+        """ARI originate timeouts are whole seconds; ours fires first (this is a backstop)."""
+        if self.originate_timeout is not None:
+            return self.originate_timeout
+        return max(1, math.ceil(seconds)) + 1
+
     def _register(self, call: Call, leg: Leg) -> Leg:
         call.add_leg(leg)
         self._channels[leg.id] = (call, leg)
@@ -266,7 +277,7 @@ class CallControl:
 
     def _new_inbound(self, event: ev.StasisStart) -> None:
         channel = event.channel
-        call_id = f"{self.app}-{channel.id}"
+        call_id = f"{self.app}:{channel.id}"
         if call_id in self.calls:
             return
         call = Call(id=call_id, direction="inbound", journal=Journal(self.records, call_id),
@@ -439,7 +450,7 @@ class CallControl:
         try:
             await self.ari.channels.originate(
                 device, app=self.app, app_args=f"agent,{call.id}",
-                caller_id=_caller_id(name, number), timeout=_ari_timeout(self.ring_timeout),
+                caller_id=_caller_id(name, number), timeout=self._ari_timeout(self.ring_timeout),
                 channel_id=leg.id, other_channel_id=f"{leg.id}b")
         except ari_errors.AriError as exc:
             logger.warning("ringing agent %s on %s failed: %s", agent_id, device, exc)
@@ -655,10 +666,10 @@ class CallControl:
             await self._end(call, "failed", "customer_hangup")
 
     async def _agent_gone(self, call: Call, leg: Leg) -> None:
-        call.agent = None
         if call.phase is Phase.CONNECTED or (leg.in_stasis and call.answered_at is not None):
             await self._end(call, "answered", "agent_hangup")
             return
+        call.agent = None
         reason = _failure(leg)
         if call.direction == "outbound":
             if leg.in_stasis:   # the agent gave up while the customer was ringing
@@ -822,7 +833,7 @@ class CallControl:
             if agent is not None:
                 await self._agent_call("ring_cancelled", user_id)
             raise CallError("conflict", "you have no telephone device configured")
-        call_id = f"{self.app}-out-{uuid.uuid4().hex[:16]}"
+        call_id = f"{self.app}:out-{uuid.uuid4().hex[:16]}"
         call = Call(id=call_id, direction="outbound", journal=Journal(self.records, call_id),
                     started_at=_now())
         call.caller_number = self.config.calls.outbound_caller_id or None
@@ -857,7 +868,7 @@ class CallControl:
             await self.ari.channels.originate(
                 device, app=self.app, app_args=f"outbound-agent,{call.id}",
                 caller_id=_caller_id(name or "Call", call.called_number or ""),
-                timeout=_ari_timeout(self.ring_timeout), channel_id=leg.id,
+                timeout=self._ari_timeout(self.ring_timeout), channel_id=leg.id,
                 other_channel_id=f"{leg.id}b")
         except ari_errors.AriError as exc:
             logger.warning("ringing the agent's device %s failed: %s", device, exc)
@@ -885,7 +896,7 @@ class CallControl:
             await self.ari.channels.originate(
                 endpoint, app=self.app, app_args=f"customer,{call.id}",
                 caller_id=self.config.calls.outbound_caller_id or None,
-                timeout=_ari_timeout(self.customer_ring_timeout), channel_id=customer.id,
+                timeout=self._ari_timeout(self.customer_ring_timeout), channel_id=customer.id,
                 other_channel_id=f"{customer.id}b")
         except ari_errors.AriError as exc:
             logger.warning("dialling the customer failed: %s", exc)
@@ -1101,7 +1112,7 @@ class CallControl:
                                       app_args=f"snoop,{call.id}", snoop_id=snoop.id)
         await self.ari.channels.originate(device, app=self.app, app_args=f"supervisor,{call.id}",
                                           caller_id=_caller_id("Supervise", call.e164 or ""),
-                                          timeout=_ari_timeout(self.ring_timeout),
+                                          timeout=self._ari_timeout(self.ring_timeout),
                                           channel_id=sup.id, other_channel_id=f"{sup.id}b")
         return call.snapshot()
 
@@ -1202,7 +1213,7 @@ class CallControl:
         for call in list(self.calls.values()):
             self._post(call, self._reconcile, channels)
         try:
-            drafts = await self.records.drafts(f"{self.app}-")
+            drafts = await self.records.drafts(f"{self.app}:")
         except Exception as exc:  # noqa: BLE001 - retried on the next reconnect
             logger.error("cannot read draft communications to reconcile: %s", exc)
             return
@@ -1329,9 +1340,6 @@ def _caller_id(name: str, number: str) -> str | None:
     return f'"{name}" <{number}>' if name else number
 
 
-def _ari_timeout(seconds: float) -> int:
-    """ARI originate timeouts are whole seconds; ours fires first (the backstop is later)."""
-    return max(1, math.ceil(seconds)) + 1
 
 
 def _authorise(call: Call, user: Any, *, supervisor_ok: bool = False) -> None:

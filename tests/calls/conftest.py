@@ -157,8 +157,24 @@ class CallEnv:
             return await self.agent_state(user_id) is state
         await eventually(check, timeout, f"agent {user_id} {state.value}")
 
+    async def place(self, number: str = "+35799123456", **options: Any) -> Any:
+        """A PSTN caller; unanswered they wait 10 s (the lab's 30 s, scaled, is too short)."""
+        options.setdefault("give_up_after", 1000)
+        return await self.sim.place_call(number=number, **options)
+
+    async def saw_state(self, user_id: int, state: AgentState, timeout: float = 5.0) -> None:
+        """The agent went through ``state`` (persisted history; it may have moved on)."""
+        from callcontrol.crm.models import AgentStateChange
+
+        async def seen() -> bool:
+            async with self.sessions() as session:
+                rows = (await session.execute(select(AgentStateChange.state).where(
+                    AgentStateChange.user_id == user_id))).scalars().all()
+            return state.value in rows
+        await eventually(seen, timeout, f"agent {user_id} went {state.value}")
+
     def call_id_of(self, sim_call: Any) -> str:
-        return f"{self.config.ari.app}-{sim_call.stasis_channel_id}"
+        return f"{self.config.ari.app}:{sim_call.stasis_channel_id}"
 
     async def wait_call(self, call_id: str, phase: str, timeout: float = 5.0) -> Any:
         def check() -> Any:
@@ -201,6 +217,8 @@ async def call_env(tmp: Path, db_url: str | None = None, **calls: Any) -> AsyncI
     sessions = session_factory(engine)
     options = {"hunt_interval": 0.05, "ring_grace": 0.5, "recording_grace": 1.0,
                "message_timeout": 2.0, "customer_ring_timeout": 2.0,
+               # the simulator scales ARI timeouts too: keep its backstop behind our timers
+               "originate_timeout": 1000,
                "stream_options": {"backoff_initial": 0.05, "backoff_max": 0.2}}
     options.update(calls.pop("options", {}))
     config = make_config(tmp, sim.url, db_url, **calls)

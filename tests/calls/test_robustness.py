@@ -14,7 +14,7 @@ MARIA = "+35799123456"
 
 async def test_websocket_drop_mid_call_keeps_the_call(env):
     agent = await env.add_agent("anna", "1001")
-    sim_call = await env.sim.place_call(number=MARIA)
+    sim_call = await env.place(number=MARIA)
     call_id = env.call_id_of(sim_call)
     call = await env.wait_call(call_id, "connected")
     resyncs = env.calls.resyncs
@@ -27,12 +27,12 @@ async def test_websocket_drop_mid_call_keeps_the_call(env):
     comm = await env.completed(call_id)
     assert comm.hangup_cause == "caller_hangup" and comm.agent_id == agent
     assert env.store.path(comm.recording).is_file()
-    await env.wait_agent(agent, AgentState.WRAP_UP)
+    await env.saw_state(agent, AgentState.WRAP_UP)
 
 
 async def test_caller_hangs_up_while_the_websocket_is_down(env):
     agent = await env.add_agent("anna", "1001")
-    sim_call = await env.sim.place_call(number=MARIA)
+    sim_call = await env.place(number=MARIA)
     call_id = env.call_id_of(sim_call)
     call = await env.wait_call(call_id, "connected")
     await asyncio.sleep(0.2)
@@ -43,7 +43,7 @@ async def test_caller_hangs_up_while_the_websocket_is_down(env):
     # the agent leg was hung up on reconcile, the recording copied
     await eventually(lambda: call.agent.id not in env.sim.channels, what="agent leg gone")
     assert env.store.path(comm.recording).is_file()
-    await env.wait_agent(agent, AgentState.WRAP_UP)
+    await env.saw_state(agent, AgentState.WRAP_UP)
 
 
 async def _restart(env):
@@ -55,7 +55,7 @@ async def _restart(env):
 
 async def test_restart_mid_call_adopts_the_live_call(env):
     agent = await env.add_agent("anna", "1001")
-    sim_call = await env.sim.place_call(number=MARIA)
+    sim_call = await env.place(number=MARIA)
     call_id = env.call_id_of(sim_call)
     await env.wait_call(call_id, "connected")
     await eventually(lambda: _recording_written(env, call_id), what="recording on record")
@@ -69,12 +69,12 @@ async def test_restart_mid_call_adopts_the_live_call(env):
     assert comm.hangup_cause == "caller_hangup" and comm.category == "answered"
     assert env.store.path(comm.recording).is_file()
     assert len(await env.comms()) == 1
-    await env.wait_agent(agent, AgentState.WRAP_UP)
+    await env.saw_state(agent, AgentState.WRAP_UP)
 
 
 async def test_restart_after_the_call_ended_completes_the_record(env):
     agent = await env.add_agent("anna", "1001")
-    sim_call = await env.sim.place_call(number=MARIA)
+    sim_call = await env.place(number=MARIA)
     call_id = env.call_id_of(sim_call)
     call = await env.wait_call(call_id, "connected")
     await eventually(lambda: _recording_written(env, call_id), what="recording on record")
@@ -86,19 +86,21 @@ async def test_restart_after_the_call_ended_completes_the_record(env):
     assert comm.category == "answered" and comm.ended_at is not None
     assert comm.agent_id == agent and env.store.path(comm.recording).is_file()
     await eventually(lambda: call.agent.id not in env.sim.channels, what="agent leg gone")
-    await env.wait_agent(agent, AgentState.WRAP_UP)
+    await env.saw_state(agent, AgentState.WRAP_UP)
 
 
 async def test_restart_while_the_caller_waits_hunts_again(env):
     agent = await env.add_agent("anna", "1001", ready=False)
-    sim_call = await env.sim.place_call(number=MARIA, hangup_after=40)
+    sim_call = await env.place(number=MARIA)
     call_id = env.call_id_of(sim_call)
     await env.wait_call(call_id, "queued")
     await eventually(lambda: env.comm(call_id), what="draft")
     await _restart(env)
     await env.wait_call(call_id, "queued")
     await env.agents.set_state(agent, AgentState.READY)
-    comm = await env.completed(call_id, timeout=6)
+    await env.wait_call(call_id, "connected")
+    await env.sim.hangup(sim_call.stasis_channel_id)
+    comm = await env.completed(call_id)
     assert comm.agent_id == agent and comm.category == "answered"
 
 
@@ -115,7 +117,7 @@ async def test_database_errors_mid_call_are_retried_without_duplicates(env, monk
         return await real(op)
     monkeypatch.setattr(records, "run", flaky)
     records.retry_initial, records.retry_max = 0.02, 0.1
-    sim_call = await env.sim.place_call(number=MARIA, hangup_after=50)
+    sim_call = await env.place(number=MARIA, hangup_after=50)
     call_id = env.call_id_of(sim_call)
     call = await env.wait_call(call_id, "connected")     # the call goes on without the DB
     assert call.agent_id == agent
@@ -134,7 +136,7 @@ async def test_postgres_connections_killed_mid_call(tmp_path, postgres_database)
 
     async with call_env(tmp_path, db_url=postgres_database) as env:
         agent = await env.add_agent("anna", "1001")
-        sim_call = await env.sim.place_call(number=MARIA)
+        sim_call = await env.place(number=MARIA)
         call_id = env.call_id_of(sim_call)
         await env.wait_call(call_id, "connected")
         name = postgres_database.rsplit("/", 1)[1]
@@ -147,7 +149,7 @@ async def test_postgres_connections_killed_mid_call(tmp_path, postgres_database)
         await env.sim.hangup(sim_call.stasis_channel_id)
         comm = await env.completed(call_id)
         assert comm.agent_id == agent and comm.hangup_cause == "caller_hangup"
-        await env.wait_agent(agent, AgentState.WRAP_UP)
+        await env.saw_state(agent, AgentState.WRAP_UP)
 
 
 async def _recording_written(env, call_id):
@@ -163,7 +165,7 @@ async def test_fifty_simultaneous_calls_ten_agents(tmp_path, backend, request):
                         ring_timeout=2.0) as env:
         agents = [await env.add_agent(f"agent{i}", f"10{i:02d}") for i in range(10)]
         sims = await asyncio.gather(*[
-            env.sim.place_call(number=f"+3579900{i:04d}", hangup_after=20) for i in range(50)])
+            env.place(number=f"+3579900{i:04d}", hangup_after=20) for i in range(50)])
         ids = [env.call_id_of(s) for s in sims]
         comms = [await env.completed(i, timeout=40) for i in ids]
         assert all(c.category == "answered" for c in comms)
