@@ -109,7 +109,7 @@ class AgentService:
             raise StateConflict("log in to the CTI first")  # binds the extension: cti_login
         return await self._change(user_id, state, Cause(cause), reason)
 
-    async def set_pop_preference(self, user_id: int, preference: str) -> AgentStatus:
+    async def set_pop_preference(self, user_id: int, preference: Any) -> AgentStatus:
         if preference not in POP_PREFERENCES:
             raise ValidationFailed(f"pop preference: one of {', '.join(POP_PREFERENCES)}")
         for attempt in range(store.ATTEMPTS):
@@ -263,6 +263,7 @@ class AgentService:
     def _values(self, row: AgentStatusRow, new: AgentState, reason: str | None,
                 now: datetime) -> dict[str, Any]:
         old = AgentState(row.state)
+        idle: datetime | None
         if new is S.READY:
             # Back from ringing through no fault of theirs: the agent keeps their place.
             idle = row.idle_since if old is S.RINGING and row.idle_since else now
@@ -337,4 +338,5 @@ class AgentService:
                 logger.exception("could not count agents by state")
                 return
             for state in AgentState:
+                assert self._gauge is not None
                 self._gauge.set(counts.get(state.value, 0), state=state.value)

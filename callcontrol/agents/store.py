@@ -101,7 +101,7 @@ async def compare_and_set(session: AsyncSession, row: AgentStatusRow,
         .values(**values, version=row.version + 1)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return getattr(result, "rowcount", 0) == 1
 
 
 def record(session: AsyncSession, user_id: int, state: AgentState, reason: str | None,

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -40,7 +41,8 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 25.0
 MAX_MESSAGE_BYTES = 16 * 1024
-SOCKETS = web.AppKey("desk_sockets", weakref.WeakSet)
+BURST, RATE = 20.0, 5.0  # client messages: a burst of 20, then 5 a second
+SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("desk_sockets")
 
 Action = Callable[[web.Request, Any, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
@@ -83,9 +85,30 @@ async def _forward(sub: Any, ws: web.WebSocketResponse) -> None:
             return
 
 
+class MessageBudget:
+    """A token bucket per socket: a runaway tab cannot turn into a database load test."""
+
+    def __init__(self, burst: float = BURST, per_second: float = RATE) -> None:
+        self.burst, self.rate = burst, per_second
+        self.tokens, self.at = burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
 async def _read(request: web.Request, ws: web.WebSocketResponse, user: Any) -> None:
+    budget = MessageBudget()
     async for msg in ws:
         if msg.type is WSMsgType.TEXT:
+            if not budget.take():
+                await ws.send_json(_error("rate-limited", "too many messages; slow down"))
+                continue
             reply = await handle_message(request, user, msg.data)
             if reply is not None and not ws.closed:
                 await ws.send_json(reply)
@@ -157,7 +180,7 @@ async def _preference(request: web.Request, user: Any, data: dict[str, Any]) -> 
 
 async def _ack(request: web.Request, user: Any, data: dict[str, Any]) -> None:
     call_id = _text(data, "call_id", limit=64, required=True)
-    await request.app[POPS].ack(user.id, call_id)
+    await request.app[POPS].ack(user.id, call_id or "")
 
 
 async def _ping(request: web.Request, user: Any, data: dict[str, Any]) -> dict:
@@ -172,6 +195,7 @@ ACTIONS: dict[str, Action] = {
 
 async def close_all(app: web.Application) -> None:
     """On shutdown: tell every tab to reconnect (to another process) instead of hanging."""
-    for ws in list(app[SOCKETS]):
+    sockets: weakref.WeakSet[web.WebSocketResponse] = app[SOCKETS]
+    for ws in list(sockets):
         with contextlib.suppress(Exception):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")

@@ -190,3 +190,28 @@ async def test_a_pop_published_by_one_process_reaches_a_socket_on_another(
     async with two.client.ws_connect(WS, headers=two.bearer(token)) as ws:
         await _receive(ws, "hello")
         await _nothing(ws)
+
+
+async def test_a_flood_of_client_messages_is_rate_limited_not_served(dsk):
+    _, token = await dsk.user("ann")
+    async with dsk.client.ws_connect(WS, headers=dsk.bearer(token)) as ws:
+        await _receive(ws, "hello")
+        for _ in range(40):
+            await ws.send_json({"type": "ping"})
+        replies = [await ws.receive_json(timeout=2) for _ in range(40)]
+    kinds = [r["type"] if r["type"] == "pong" else r["error"] for r in replies]
+    assert 20 <= kinds.count("pong") < 30 and kinds.count("rate-limited") >= 10
+
+
+async def test_oversized_and_binary_messages_do_not_crash_the_socket(dsk):
+    _, token = await dsk.user("ann")
+    async with dsk.client.ws_connect(WS, headers=dsk.bearer(token)) as ws:
+        await _receive(ws, "hello")
+        await ws.send_bytes(b"\x00\x01")
+        assert (await _receive(ws, "error"))["error"] == "bad-message"
+        await ws.send_json({"type": "ping"})
+        await _receive(ws, "pong")
+        await ws.send_str("x" * 20000)  # over the limit: the server closes with 1009
+        msg = await ws.receive(timeout=2)
+    closing = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+    assert msg.type in closing
