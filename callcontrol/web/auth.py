@@ -86,6 +86,9 @@ def login_url(next_path: str) -> str:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(PUBLIC_PREFIXES):  # no database round trip per stylesheet
+        request[USER], request[AUTH_VIA] = None, None
+        return await handler(request)
     token = _bearer(request)
     if token is not None:
         user = await _token_user(request, token)

@@ -109,3 +109,35 @@ def test_configured_origins_are_accepted_exactly():
 
 def test_a_request_without_origin_is_not_cross_site():
     assert check_origin(_request(None))
+
+
+async def test_a_multipart_form_carries_the_token_as_a_field(web_app):
+    from aiohttp import FormData
+
+    token = await _signed_in(web_app)
+    form = FormData()
+    form.add_field("csrf_token", token)
+    form.add_field("note", "with a file")
+    form.add_field("upload", b"[globals]\n", filename="extensions.conf")
+    resp = await web_app.client.post("/test/echo", data=form)
+    assert resp.status == 200 and (await resp.json())["note"] == "with a file"
+    form = FormData()
+    form.add_field("upload", b"x", filename="x.conf")
+    assert (await web_app.client.post("/test/echo", data=form)).status == 403
+
+
+async def test_static_files_are_served_without_a_user_lookup(web_app, monkeypatch):
+    from callcontrol.web import auth
+
+    await _signed_in(web_app)
+    looked_up = []
+    real = auth._session_user
+
+    async def counting(request):
+        looked_up.append(request.path)
+        return await real(request)
+
+    monkeypatch.setattr(auth, "_session_user", counting)
+    assert (await web_app.client.get("/static/app.css")).status == 200
+    assert (await web_app.client.get("/test/page")).status == 200
+    assert looked_up == ["/test/page"]
