@@ -1,0 +1,69 @@
+"""Facts about the machine and software a figure was measured on."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gb() -> float | None:
+    try:
+        import psutil
+
+        return round(psutil.virtual_memory().total / 2**30, 1)
+    except ImportError:
+        return None
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,  # noqa: S607
+                             capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def facts(postgres_version: str | None = None) -> dict[str, Any]:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_gb": _memory_gb(),
+        "load_average": [round(x, 2) for x in load] if load else None,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": sys.version.split()[0],
+        "sqlalchemy": sqlalchemy.__version__,
+        "sqlite": sqlite3.sqlite_version,
+        "postgresql": postgres_version,
+        "git_commit": _git_commit(),
+    }
+
+
+def describe(f: dict[str, Any]) -> list[str]:
+    load = " ".join(str(x) for x in f["load_average"]) if f.get("load_average") else "?"
+    return [
+        f"machine : {f['cpu']}, {f['cores']} cores, {f.get('memory_gb') or '?'} GB, "
+        f"load {load}, {f['os']}",
+        f"software: Python {f['python']}, SQLAlchemy {f['sqlalchemy']}, SQLite {f['sqlite']}, "
+        f"PostgreSQL {f.get('postgresql') or 'not used'}, commit {f.get('git_commit') or '?'}",
+    ]

@@ -1,0 +1,74 @@
+"""The benchmark harness: statistics, result files, and a tiny end-to-end run (real SQLite
+and PostgreSQL, a few hundred contacts) whose figures are printed, never asserted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from bench import report
+from bench.__main__ import BENCHMARKS, main, parse_args
+
+
+async def _drop(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def test_nearest_rank_percentiles():
+    samples = list(range(1, 101))
+    assert report.percentile(samples, 50) == 50 and report.percentile(samples, 99) == 99
+    assert report.percentile([7.0], 99) == 7.0
+    with pytest.raises(ValueError):
+        report.percentile([], 50)
+
+
+def test_row_verdict_against_a_target():
+    assert report.Row.timed("sqlite", "x", [1.0] * 99 + [3.0], limit=("p99", 2.0)).verdict \
+        == "meets"
+    assert report.Row.timed("sqlite", "x", [1.0] * 98 + [3.0] * 2,
+                            limit=("p99", 2.0)).verdict == "MISSES"
+
+
+def test_defaults_to_smoke_and_rejects_unknown_benchmarks(capsys):
+    assert parse_args([]).scale == "smoke" and parse_args(["--full"]).scale == "full"
+    with pytest.raises(SystemExit):
+        parse_args(["--only", "nonsense"])
+    with pytest.raises(SystemExit):
+        parse_args(["--smoke", "--full"])
+
+
+def test_every_issue_benchmark_has_an_entry():
+    names = {b.name for b in BENCHMARKS}
+    assert names == {"call-storm", "floor", "lookup", "search", "contact-view", "fan-out"}
+    assert all(b.run or b.pending for b in BENCHMARKS)
+
+
+@pytest.mark.slow
+def test_tiny_run_writes_results_and_prints_the_table(tmp_path, postgres_server, capsys):
+    argv = ["--smoke", "--contacts", "150", "--queries", "60", "--only", "lookup",
+            "--only", "search", "--only", "fan-out", "--fresh",
+            "--results", str(tmp_path / "results"), "--cache", str(tmp_path / "cache"),
+            "--postgres-url", postgres_server]
+    try:
+        assert asyncio.run(main(argv)) == 0
+    finally:
+        asyncio.run(_drop(postgres_server, "cc_bench_150"))
+    out = capsys.readouterr().out
+    assert "command : python -m bench --smoke --contacts 150 --queries 60" in out
+    assert "machine : " in out and "software: Python" in out and "p50_ms" in out
+    assert "== fan-out: " in out and "NOT YET" in out
+    for name in ("lookup", "search"):
+        data = json.loads((tmp_path / "results" / f"{name}-latest.json").read_text())
+        assert data["scale"]["contacts"] == 150 and data["machine"]["python"]
+        assert {r["backend"] for r in data["rows"]} == {"sqlite", "postgresql"}
+        assert all(r["n"] > 0 and r["p50_ms"] > 0 for r in data["rows"])
+        assert len(list((tmp_path / "results").glob(f"{name}-2*.json"))) == 1
+    assert not list((tmp_path / "results").glob("fan-out*"))
