@@ -112,7 +112,10 @@ class CallControl:
         self._playbacks: dict[str, Call] = {}
         self._waiting: list[Call] = []
         self._hunt_timer: asyncio.TimerHandle | None = None
+        self._dispatcher: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._agent_chain: dict[int, asyncio.Future[Any]] = {}
+        self.agent_wait = 2.0        # how long a call step waits for an agent state change
         self._closing = False
         self.resyncs = 0
         self.stream = EventStream(config.ari, self.handle_event, on_resync=self._on_resync,
@@ -133,6 +136,8 @@ class CallControl:
         await self.stream.close()
         if self._hunt_timer is not None:
             self._hunt_timer.cancel()
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
         for call in list(self.calls.values()):
             for handle in call.timers.values():
                 handle.cancel()
@@ -145,6 +150,9 @@ class CallControl:
         for call in list(self.calls.values()):
             await call.journal.flush(flush_timeout)
             call.journal.close()
+        pending = [t for t in self._agent_chain.values() if not t.done()]
+        if pending:   # agent state changes in flight get a moment to land
+            await asyncio.wait(pending, timeout=flush_timeout)
         for task in list(self._background):
             task.cancel()
         self._set_active()
@@ -380,15 +388,29 @@ class CallControl:
     # --- hunting for an agent -----------------------------------------------------------
 
     async def _hunt(self, call: Call) -> None:
+        """Offer the call to the longest-idle ready agent, or queue it (first come first)."""
         if call.phase is not Phase.QUEUED:
             return
-        try:
-            agent = await self.agents.reserve(exclude=tuple(call.tried))
-        except Exception as exc:  # noqa: BLE001 - database away: try again on the next tick
-            logger.warning("agent reservation failed (%s)", exc)
-            agent = None
+        if any(c is not call and c.phase is Phase.QUEUED for c in self._waiting):
+            await self._wait_in_queue(call)     # others wait longer: the dispatcher decides
+            return
+        agent = await self._reserve(call)
         if agent is None:
             await self._wait_in_queue(call)
+            return
+        await self._offer(call, agent)
+
+    async def _reserve(self, call: Call) -> Any:
+        try:
+            return await self.agents.reserve(exclude=tuple(call.tried))
+        except Exception as exc:  # noqa: BLE001 - database away: try again on the next tick
+            logger.warning("agent reservation failed (%s)", exc)
+            return None
+
+    async def _offer(self, call: Call, agent: Any) -> None:
+        """Ring the reserved agent, unless the call went on meanwhile (then free them)."""
+        if call.phase is not Phase.QUEUED:
+            await self._agent_call("ring_cancelled", agent.user_id)
             return
         if not agent.device:
             logger.warning("agent %s has no device; skipping", agent.user_id)
@@ -422,10 +444,27 @@ class CallControl:
 
     def _hunt_tick(self) -> None:
         self._hunt_timer = None
-        self._waiting = [c for c in self._waiting if c.phase is Phase.QUEUED]
-        for call in self._waiting:
-            self._post(call, self._hunt)
-        self._schedule_hunt()
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
+
+    async def _dispatch(self) -> None:
+        """Waiting calls in arrival order get the agents that became ready, one each."""
+        try:
+            for call in list(self._waiting):
+                if call.phase is not Phase.QUEUED:
+                    with contextlib.suppress(ValueError):
+                        self._waiting.remove(call)
+                    continue
+                with call_context(call.id):
+                    agent = await self._reserve(call)
+                if agent is None:
+                    break
+                with contextlib.suppress(ValueError):
+                    self._waiting.remove(call)
+                self._post(call, self._offer, agent)
+        finally:
+            self._waiting = [c for c in self._waiting if c.phase is Phase.QUEUED]
+            self._schedule_hunt()
 
     async def _ensure_bridge(self, call: Call) -> None:
         if call.bridge_made:
@@ -1152,32 +1191,49 @@ class CallControl:
 
     # --- agents and pops ---------------------------------------------------------------
 
-    async def _agent_call(self, method: str, *args: Any) -> None:
-        """Tell the agent service; on a database error keep retrying in the background."""
-        fn = getattr(self.agents, method)
-        try:
-            await fn(*args)
-            return
-        except Exception as exc:  # noqa: BLE001
-            if not _retryable(exc):
-                logger.warning("agent service %s%s refused: %s", method, args, exc)
-                return
-            logger.warning("agent service %s%s failed (%s); retrying", method, args, exc)
-        self._spawn(self._agent_retry(fn, method, args))
+    async def _agent_call(self, method: str, agent_id: int | None, *args: Any) -> None:
+        """Tell the agent service, in order per agent; database errors are retried.
 
-    async def _agent_retry(self, fn: Any, method: str, args: tuple[Any, ...]) -> None:
-        delay = 0.1
-        for _ in range(30):
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+        The call flow waits for the change only briefly: when the database is away the
+        change is retried in the background, and later changes for that agent queue behind it
+        (so "answered" is never overtaken by "call ended").
+        """
+        if agent_id is None:
+            return
+        previous = self._agent_chain.get(agent_id)
+        task = asyncio.ensure_future(self._agent_apply(previous, method, agent_id, args))
+        self._agent_chain[agent_id] = task
+        self._background.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._background.discard(t)
+            if self._agent_chain.get(agent_id) is t:
+                del self._agent_chain[agent_id]
+        task.add_done_callback(done)
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(task), self.agent_wait)
+
+    async def _agent_apply(self, previous: asyncio.Future[Any] | None, method: str,
+                           agent_id: int, args: tuple[Any, ...]) -> None:
+        if previous is not None:
+            with contextlib.suppress(BaseException):
+                await previous
+        fn = getattr(self.agents, method)
+        delay = 0.05
+        for attempt in range(40):
             try:
-                await fn(*args)
+                await fn(agent_id, *args)
                 return
             except Exception as exc:  # noqa: BLE001
                 if not _retryable(exc):
-                    logger.warning("agent service %s%s refused: %s", method, args, exc)
+                    logger.warning("agent service %s(%s) refused: %s", method, agent_id, exc)
                     return
-        logger.error("agent service %s%s kept failing; gave up", method, args)
+                if attempt == 0:
+                    logger.warning("agent service %s(%s) failed (%s); retrying", method,
+                                   agent_id, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        logger.error("agent service %s(%s) kept failing; gave up", method, agent_id)
 
     async def _pop_event(self, kind: str, agent_id: int, call: Call) -> None:
         if agent_id not in call.popped and call.direction == "inbound":
