@@ -10,9 +10,10 @@ from aiohttp import web
 
 
 def setup(app: web.Application) -> None:
-    from callcontrol.cc.views import actions, contacts, definitions, search
+    from callcontrol.cc.views import actions, contacts, definitions, editing, search
 
     definitions.setup(app)  # before /cc/actions/{slug} and /cc/contacts/{id}: fixed paths
     search.setup(app)
     contacts.setup(app)
+    editing.setup(app)
     actions.setup(app)
