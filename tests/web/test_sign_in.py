@@ -145,3 +145,36 @@ async def test_signed_in_user_visiting_login_goes_to_next(web_app):
 async def test_root_redirects_to_the_communication_centre(web_app):
     resp = await web_app.client.get("/", allow_redirects=False)
     assert resp.status == 302 and resp.headers["Location"] == "/cc"
+
+
+async def test_a_deactivated_user_is_signed_out_at_the_next_request(web_app):
+    from sqlalchemy import update
+
+    from callcontrol.crm.models import User
+
+    await web_app.user("ada")
+    await web_app.login("ada")
+    assert (await web_app.client.get("/test/page", allow_redirects=False)).status == 200
+    async with web_app.sessions() as session, session.begin():
+        await session.execute(update(User).where(User.username == "ada").values(active=False))
+    resp = await web_app.client.get("/test/page", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"].startswith("/login")
+
+
+async def test_a_role_change_takes_effect_without_signing_in_again(web_app):
+    from sqlalchemy import update
+
+    from callcontrol.crm.models import User
+
+    await web_app.user("ada", role="agent")
+    await web_app.login("ada")
+    assert (await web_app.client.get("/test/admin")).status == 403
+    async with web_app.sessions() as session, session.begin():
+        await session.execute(update(User).where(User.username == "ada").values(role="admin"))
+    assert (await web_app.client.get("/test/admin")).status == 200
+
+
+async def test_a_forged_session_cookie_counts_as_no_session(web_app):
+    web_app.client.session.cookie_jar.update_cookies({COOKIE_NAME: "gAAAAA-not-a-real-token"})
+    resp = await web_app.client.get("/test/page", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"].startswith("/login")
