@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import socket
 import time
 import wave
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +83,11 @@ async def log(config):
     recorded.stream = stream
     yield recorded
     await stream.close()
+    # whatever the simulator sent must have parsed to our typed events
+    untyped = [e.raw for e in recorded.events if isinstance(e, events.UnknownEvent)
+               and e.type in events.EVENT_TYPES]
+    assert untyped == []
+    assert all(e.timestamp is not None and e.application == APP for e in recorded.events)
 
 
 async def _inbound(sim, log, number="+35799123456"):
@@ -156,10 +163,12 @@ async def test_every_channel_method_on_a_live_stasis_channel(sim, client, log):
     await client.channels.set_variable(caller, "CALL_ID", "k1")
     assert await client.channels.get_variable(caller, "CALL_ID") == "k1"
 
-    playback = await client.channels.play(caller, "sound:hello-world", lang="en")
+    # a tone plays until stopped, so the playback is still there for get/control/stop
+    playback = await client.channels.play(caller, "tone:ring;tonezone=us", lang="en")
     assert isinstance(playback, models.Playback) and playback.target_uri == f"channel:{caller}"
     await log.wait(events.PlaybackStarted, lambda e: e.playback.id == playback.id)
     assert (await client.playbacks.get(playback.id)).id == playback.id
+    await client.playbacks.control(playback.id, "pause")
     await client.playbacks.stop(playback.id)
     await log.wait(events.PlaybackFinished, lambda e: e.playback.id == playback.id)
 
@@ -360,3 +369,14 @@ async def test_no_busy_loop_while_the_simulator_is_down_then_reconnects(tmp_path
     finally:
         await stream.close()
         await sim.close()
+
+
+def test_this_module_calls_every_public_client_method():
+    source = Path(__file__).read_text()
+    client = AriClient(AriConfig())
+    namespaces = ("channels", "bridges", "recordings", "playbacks", "endpoints",
+                  "applications", "asterisk", "device_states")
+    missing = [f"{ns}.{m}" for ns in namespaces for m in dir(getattr(client, ns))
+               if not m.startswith("_")
+               and not re.search(rf"\.{ns}\.{m}\(", source)]
+    assert missing == []
