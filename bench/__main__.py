@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import datasets, lookup, machine, report, search
+from bench import datasets, docs, lookup, machine, report, search
 from bench.datasets import BackendUnavailable, Dataset, prepare
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -79,6 +79,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="PostgreSQL server to create the cc_bench_<N> databases on (admin URL)")
     parser.add_argument("--fresh", action="store_true",
                         help="seed again even if a database of that size exists")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="then render the latest --full results into docs/performance.md")
     parser.add_argument("--results", type=Path, default=report.RESULTS,
                         help="folder for the JSON results (default: bench/results)")
     parser.add_argument("--cache", type=Path, default=datasets.CACHE,
@@ -153,11 +155,16 @@ async def main(argv: list[str] | None = None) -> int:
             if bench.run is not None:
                 result.notes[:0] = _seeding_notes(ready) + _load_note(facts)
                 path = report.write(result, args.results)
-                result.notes.append(f"written to {path}")
+                shown = path.relative_to(machine.ROOT) if path.is_relative_to(machine.ROOT) \
+                    else path
+                result.notes.append(f"written to {shown}")
             report.print_result(result, lines)
     finally:
         for ds in ready:
             await ds.close()
+    if args.write_docs:
+        docs.update(folder=args.results)
+        print(f"\nupdated {docs.DOC.relative_to(machine.ROOT)} from the latest --full results")
     in_ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
     return 1 if problems and in_ci else 0
 

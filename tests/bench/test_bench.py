@@ -72,3 +72,24 @@ def test_tiny_run_writes_results_and_prints_the_table(tmp_path, postgres_server,
         assert all(r["n"] > 0 and r["p50_ms"] > 0 for r in data["rows"])
         assert len(list((tmp_path / "results").glob(f"{name}-2*.json"))) == 1
     assert not list((tmp_path / "results").glob("fan-out*"))
+
+
+def test_docs_table_uses_the_latest_full_run_only(tmp_path):
+    from bench import docs
+
+    def result(mode: str, stamp: str, p99: float) -> report.Result:
+        r = report.Result("lookup", "t", "python -m bench", {"mode": mode, "contacts": 1000},
+                          {"cpu": "x", "cores": 2, "python": "3.11", "sqlite": "3"},
+                          started_at=stamp)
+        r.rows = [report.Row("sqlite", "known + unknown callers", 10, 1.0, 1.5, p99)]
+        return r
+
+    report.write(result("full", "2026-01-01T00:00:00+00:00", 1.5), tmp_path)
+    report.write(result("smoke", "2026-01-02T00:00:00+00:00", 9.0), tmp_path)
+    doc = tmp_path / "performance.md"
+    doc.write_text(f"intro\n{docs.START}\nold\n{docs.END}\noutro\n")
+    docs.update(doc, tmp_path)
+    text = doc.read_text()
+    assert "| E.164 look-up p99 < 2 ms (SQLite) | p99 1.50 ms | 1,000 | meets |" in text
+    assert "(PostgreSQL) | not measured yet" in text and "old" not in text
+    assert text.startswith("intro\n") and text.endswith("outro\n")
