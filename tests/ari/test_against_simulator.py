@@ -380,3 +380,20 @@ def test_this_module_calls_every_public_client_method():
                if not m.startswith("_")
                and not re.search(rf"\.{ns}\.{m}\(", source)]
     assert missing == []
+
+
+async def test_subscribe_all_also_delivers_what_happens_after_stasis_end(sim, client, config):
+    recorded = EventLog()
+    stream = EventStream(config, recorded.handler, subscribe_all=True)
+    await stream.start()
+    try:
+        await sim.place_call(number="+35799123456")
+        start = await recorded.wait(events.StasisStart, lambda e: e.args[:1] == ("inbound",))
+        await client.channels.hangup(start.channel.id)
+        destroyed = await recorded.wait(events.ChannelDestroyed,
+                                        lambda e: e.channel_id == start.channel.id)
+        assert destroyed.cause == 16
+        end = recorded.of(events.StasisEnd, lambda e: e.channel_id == start.channel.id)[0]
+        assert recorded.events.index(end) < recorded.events.index(destroyed)
+    finally:
+        await stream.close()
