@@ -10,6 +10,7 @@ from aiohttp import web
 
 
 def setup(app: web.Application) -> None:
+    from callcontrol.cc import api
     from callcontrol.cc.views import actions, contacts, definitions, editing, search
 
     definitions.setup(app)  # before /cc/actions/{slug} and /cc/contacts/{id}: fixed paths
@@ -17,3 +18,4 @@ def setup(app: web.Application) -> None:
     contacts.setup(app)
     editing.setup(app)
     actions.setup(app)
+    api.setup(app)
