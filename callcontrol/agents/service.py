@@ -34,12 +34,14 @@ __all__ = ["AgentService", "AgentStatus"]
 
 logger = logging.getLogger(__name__)
 S = AgentState
+SWEEP_SECONDS = 5.0
 Check = Callable[[AgentStatusRow], bool]
 
 
 class AgentService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: Any,
-                 metrics: Any = None, wrapup_seconds: float = 10.0) -> None:
+                 metrics: Any = None, wrapup_seconds: float = 10.0,
+                 sweep_seconds: float = SWEEP_SECONDS) -> None:
         self._sessions = sessions
         self._bus = bus
         self._gauge = metrics["callcontrol_agents"] if metrics is not None else None
@@ -47,19 +49,38 @@ class AgentService:
         self._timers: dict[int, asyncio.Task[None]] = {}
         self._gauge_task: asyncio.Task[None] | None = None
         self._gauge_dirty = False
+        self._sweep_seconds = sweep_seconds
+        self._sweeper: asyncio.Task[None] | None = None
+        self._deadlines: dict[int, datetime | None] = {}
 
     # --- life cycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Re-arm wrap-up timers persisted by any process (a restart must not strand agents)."""
+        """Re-arm wrap-up timers persisted by any process (a restart must not strand agents),
+        then keep sweeping: a process that dies mid wrap-up leaves its deadline behind."""
+        await self._rearm()
+        self._refresh_gauge()
+        self._sweeper = asyncio.create_task(self._sweep(), name="agents-wrap-up-sweeper")
+
+    async def _rearm(self) -> None:
         async with store.transaction(self._sessions) as session:
             pending = await store.wrapups(session)
         for user_id, until in pending:
-            self._arm(user_id, until or utcnow())
-        self._refresh_gauge()
+            # Not armed here, or armed for an older wrap-up another process replaced.
+            if user_id not in self._timers or self._deadlines.get(user_id) != until:
+                self._arm(user_id, until or utcnow())
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_seconds)
+            try:
+                await self._rearm()
+            except Exception:  # a database blip must not end the sweeping
+                logger.exception("could not look for wrap-ups to finish")
 
     async def close(self) -> None:
-        tasks = [*self._timers.values(), *([self._gauge_task] if self._gauge_task else [])]
+        background = [t for t in (self._gauge_task, self._sweeper) if t is not None]
+        tasks = [*self._timers.values(), *background]
         self._timers.clear()
         for task in tasks:
             task.cancel()
@@ -283,7 +304,7 @@ class AgentService:
     async def _after(self, status: AgentStatus) -> None:
         logger.info("agent %s (%s) is %s%s", status.user_id, status.username,
                     status.state.value, f" ({status.reason})" if status.reason else "")
-        if status.state is S.WRAP_UP:
+        if status.state is S.WRAP_UP:  # the deadline _values() persisted
             self._arm(status.user_id, (status.since or utcnow())
                       + timedelta(seconds=self.wrapup_seconds))
         else:
@@ -297,10 +318,12 @@ class AgentService:
 
     def _arm(self, user_id: int, deadline: datetime) -> None:
         self._disarm(user_id)
+        self._deadlines[user_id] = deadline
         self._timers[user_id] = asyncio.create_task(
             self._wrapup_done(user_id, deadline), name=f"wrap-up-{user_id}")
 
     def _disarm(self, user_id: int) -> None:
+        self._deadlines.pop(user_id, None)
         task = self._timers.pop(user_id, None)
         if task is not None and task is not asyncio.current_task():
             task.cancel()
@@ -308,6 +331,7 @@ class AgentService:
     async def _wrapup_done(self, user_id: int, deadline: datetime) -> None:
         await asyncio.sleep(max(0.0, (deadline - utcnow()).total_seconds()))
         self._timers.pop(user_id, None)
+        self._deadlines.pop(user_id, None)
 
         def still_due(row: AgentStatusRow) -> bool:
             # Another process, or the agent, may have ended the wrap-up already.

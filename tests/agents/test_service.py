@@ -170,6 +170,27 @@ async def test_a_restarted_service_finishes_a_persisted_wrap_up(db):
         await second.close()
 
 
+async def test_a_running_service_finishes_the_wrap_up_of_a_process_that_died(db):
+    [uid] = await _agents(db, 1)
+    survivor = AgentService(db.sessions, create_bus(None), wrapup_seconds=30, sweep_seconds=0.05)
+    await survivor.start()
+    dying = AgentService(db.sessions, create_bus(None), wrapup_seconds=30)
+    try:
+        await dying.cti_login(uid)
+        await dying.reserve()
+        await dying.answered(uid)
+        await dying.call_ended(uid)
+        await dying.close()  # its timer is gone with it
+        async with db.sessions() as session, session.begin():
+            await session.execute(update(AgentStatusRow).where(AgentStatusRow.user_id == uid)
+                                  .values(wrapup_until=utcnow() + timedelta(seconds=0.1)))
+        await asyncio.sleep(0.5)
+        assert (await survivor.get(uid)).state is S.READY
+        assert [s for s, _ in await _history(db, uid)].count("ready") == 2  # once, not twice
+    finally:
+        await survivor.close()
+
+
 async def test_agent_can_end_wrap_up_early_and_the_timer_does_nothing(db, service):
     [uid] = await _agents(db, 1)
     await service.cti_login(uid)
