@@ -478,7 +478,8 @@ class CallControl:
         call.attempts += 1
         if agent_id is not None:
             call.tried.add(agent_id)
-        leg = self._register(call, Leg(f"{call.id}-a{call.attempts}", Role.AGENT,
+        suffix = f"u{agent_id}" if agent_id is not None else ""
+        leg = self._register(call, Leg(f"{call.id}-a{call.attempts}{suffix}", Role.AGENT,
                                        endpoint=device, agent_id=agent_id))
         call.agent = leg
         call.phase = Phase.RINGING
@@ -898,8 +899,8 @@ class CallControl:
         return call.snapshot()
 
     async def _outbound_ring_agent(self, call: Call, device: str, name: str) -> None:
-        leg = self._register(call, Leg(f"{call.id}-a1", Role.AGENT, endpoint=device,
-                                       agent_id=call.agent_id))
+        leg = self._register(call, Leg(f"{call.id}-a1u{call.agent_id}", Role.AGENT,
+                                       endpoint=device, agent_id=call.agent_id))
         call.agent = leg
         call.phase = Phase.RINGING
         self._publish(call, "call.started")
@@ -1292,6 +1293,12 @@ class CallControl:
                 await self._leg_entered(call, leg, None)  # type: ignore[arg-type]
 
     async def _adopt(self, comm: Any, channels: dict[str, Any]) -> None:
+        """A draft whose call is not ours in memory (restart): adopt it or complete it.
+
+        What ARI reports decides, not what the record says (a killed process may not have
+        written the answer): a customer channel and an agent channel both up means the two
+        are talking; the agent's id is part of the agent leg's channel id.
+        """
         call_id = comm.call_id
         with call_context(call_id):
             inbound = comm.direction == "inbound"
@@ -1308,69 +1315,109 @@ class CallControl:
             call.agent_id = call.first_agent_id = comm.agent_id
             call.answered_at = comm.answered_at
             call.bridge_id = f"{call_id}-br"
-            call.bridge_made = True
             call.pauses = list(comm.recording_pauses or [])
             call.transfers = list(comm.transfers or [])
             customer_id = call_id[len(self.app) + 1:] if inbound else f"{call_id}-c"
-            mine = sorted(cid for cid in channels
-                          if cid == customer_id or cid.startswith(f"{call_id}-"))
+            mine = [cid for cid in channels
+                    if cid == customer_id or cid.startswith(f"{call_id}-")]
             customer = channels.get(customer_id)
-            agent_ids = [c for c in mine if re.fullmatch(re.escape(call_id) + r"-a\d+", c)]
-            agent_channel = next((channels[c] for c in reversed(agent_ids)
-                                  if channels[c].state == "Up"), None)
+            agent_channel, agent_id = None, comm.agent_id
+            for cid in sorted(mine, key=_leg_number):
+                match = _AGENT_LEG.fullmatch(cid[len(call_id):])
+                if match and channels[cid].state == "Up":
+                    agent_channel = channels[cid]
+                    if match.group(2):
+                        agent_id = int(match.group(2))
             self.calls[call_id] = call
             self._set_active()
             if customer is not None:
                 call.customer = self._register(call, Leg(customer_id, Role.CUSTOMER,
-                                                         in_stasis=True, in_bridge=True))
+                                                         in_stasis=True))
                 call.customer_answered = customer.state == "Up"
             if agent_channel is not None:
                 call.agent = self._register(call, Leg(agent_channel.id, Role.AGENT,
-                                                      agent_id=comm.agent_id, in_stasis=True,
-                                                      in_bridge=True))
+                                                      agent_id=agent_id, in_stasis=True))
             for cid in mine:   # other legs of ours (ringing agents, supervisors): not kept
                 if cid not in call.legs and not cid.endswith("b"):
                     self._register(call, Leg(cid, Role.AGENT, released=True))
-            name = _safe_name(call_id)
-            if comm.recording or comm.answered_at is not None:
-                call.recording = name
-                self._recordings[name] = call
-                live = await self._ari("live recording", self.ari.recordings.get_live(name))
-                call.recording_state = live.state if live is not None else "done"
-                if call.recording_state not in ("recording", "paused"):
-                    call.recording_state = "done"
-            if customer is not None and agent_channel is not None and \
-                    comm.answered_at is not None:
-                logger.info("adopted a live call after a restart")
-                call.phase = Phase.CONNECTED
-                for leg in call.live_legs():
-                    if leg.released:
-                        await self._hangup(leg.id)
+            for leg in call.live_legs():
+                if leg.released:
+                    await self._hangup(leg.id)
+            if comm.recording or comm.answered_at is not None or agent_channel is not None:
+                await self._adopt_recording(call, comm)
+            if customer is not None and agent_channel is not None and call.customer_answered:
+                await self._adopt_connected(call, agent_id)
                 return
             if customer is not None and inbound and comm.answered_at is None:
                 logger.info("adopted a waiting caller after a restart: hunting again")
-                for leg in call.live_legs():
-                    if leg.released:
-                        await self._hangup(leg.id)
                 call.phase = Phase.QUEUED
                 elapsed = (_now() - call.started_at).total_seconds()
                 self.queue_deadline(call, max(0.0, self.queue_max_wait - elapsed))
                 self._post(call, self._hunt)
                 return
-            logger.info("call ended while callcontrol was away: completing its record")
-            call.phase = Phase.CONNECTED if comm.answered_at is not None else Phase.QUEUED
-            if comm.answered_at is not None:
-                call.agent = call.agent or Leg(f"{call_id}-lost", Role.AGENT,
-                                               agent_id=comm.agent_id, in_stasis=True)
-                outcome, cause = "answered", "ended_while_away"
+            logger.info("the call ended while callcontrol was away: completing its record")
+            answered = comm.answered_at is not None
+            call.phase = Phase.CONNECTED if answered else Phase.QUEUED
+            if answered:
+                if call.agent is None:
+                    call.agent = Leg(f"{call_id}-gone", Role.AGENT, agent_id=agent_id,
+                                     in_stasis=True, gone=True)
+                outcome = "answered"
+                if agent_channel is not None:
+                    cause = "caller_hangup" if inbound else "customer_hangup"
+                elif customer is not None:
+                    cause = "agent_hangup"
+                else:
+                    cause = "ended_while_away"
             elif inbound:
                 outcome, cause = "missed", "abandoned"
             else:
                 outcome, cause = "failed", "ended_while_away"
             self._post(call, self._end, outcome, cause)
 
+    async def _adopt_recording(self, call: Call, comm: Any) -> None:
+        name = comm.recording or _safe_name(call.id)
+        live = await self._ari("live recording", self.ari.recordings.get_live(name))
+        if live is not None and live.state in ("recording", "paused", "queued"):
+            call.recording = name
+            call.recording_state = "paused" if live.state == "paused" else "recording"
+        elif comm.recording:
+            call.recording, call.recording_state = name, "done"
+        if call.recording:
+            self._recordings[name] = call
+
+    async def _adopt_connected(self, call: Call, agent_id: int | None) -> None:
+        logger.info("adopted a live call after a restart (agent %s)", agent_id)
+        bridge = await self._ari("bridge", self.ari.bridges.get(call.bridge_id))
+        if bridge is None:
+            await self._ensure_bridge(call)
+        call.bridge_made = True
+        present = set(bridge.channels) if bridge is not None else set()
+        missing = [leg.id for leg in (call.customer, call.agent) if leg.id not in present]
+        if missing:
+            await self._ari("bridge legs", self.ari.bridges.add_channel(call.bridge_id, missing))
+        call.customer.in_bridge = call.agent.in_bridge = True
+        call.phase = Phase.CONNECTED
+        call.agent_id = agent_id
+        if call.answered_at is None:   # the answer never reached the record
+            call.answered_at = _now()
+            call.first_agent_id = agent_id
+            call.journal.submit(update_op(call.id, {"answered_at": call.answered_at,
+                                                    "agent_id": agent_id}))
+        if call.recording is None:
+            await self._start_recording(call)
+        await self._agent_call("answered", agent_id)
+
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+_AGENT_LEG = re.compile(r"-a(\d+)(?:u(\d+))?")
+
+
+def _leg_number(channel_id: str) -> int:
+    match = re.search(r"-a(\d+)", channel_id)
+    return int(match.group(1)) if match else 0
 
 
 def _retryable(exc: Exception) -> bool:

@@ -194,3 +194,41 @@ async def test_fifty_simultaneous_calls_ten_agents_sqlite(tmp_path):
 @pytest.mark.postgres
 async def test_fifty_simultaneous_calls_ten_agents_postgres(tmp_path, postgres_database):
     await _fifty_calls_ten_agents(tmp_path, postgres_database)
+
+
+async def test_killed_before_the_answer_was_written(env, monkeypatch):
+    """A crash loses what was not written yet: ARI's channels tell the new process."""
+    agent = await env.add_agent("anna", "1001")
+    real, never, allowed = env.calls.records.run, asyncio.Event(), [1]
+
+    async def gated(op):
+        if allowed:       # the draft gets written, then the database stops answering
+            allowed.pop()
+            return await real(op)
+        await never.wait()
+    monkeypatch.setattr(env.calls.records, "run", gated)
+    sim_call = await env.place(number=MARIA)
+    call_id = env.call_id_of(sim_call)
+    await eventually(lambda: env.comm(call_id), what="draft")
+    await env.wait_call(call_id, "connected")
+    # the process dies: no flush, no goodbye
+    old = env.calls
+    await old.stream.close()
+    for call in old.calls.values():
+        call.journal.close()
+        if call.runner is not None:
+            call.runner.cancel()
+    draft = await env.comm(call_id)
+    assert draft.answered_at is None and draft.agent_id is None
+    env.calls = env.new_control()
+    await env.calls.start()
+    call = await env.wait_call(call_id, "connected")
+    assert call.adopted and call.agent_id == agent and call.recording_state == "recording"
+    await asyncio.sleep(0.3)
+    await env.sim.hangup(sim_call.stasis_channel_id)
+    comm = await env.completed(call_id)
+    assert comm.agent_id == agent and comm.answered_at is not None
+    assert comm.hangup_cause == "caller_hangup"
+    assert env.store.path(comm.recording).is_file()
+    assert len(await env.comms()) == 1
+    await env.saw_state(agent, AgentState.WRAP_UP)
