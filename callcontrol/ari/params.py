@@ -7,8 +7,10 @@ from urllib.parse import quote
 
 
 def segment(value: str) -> str:
-    """One URL path segment (ids are validated before; quoting keeps e.g. ';' literal)."""
-    return quote(value, safe="")
+    """One URL path segment. ':' and '@' are legal there and kept readable (bridge ids like
+    `callcontrol:123-br`); everything else is percent-encoded, '+' included, because
+    Asterisk's legacy URI decoding (ast_uri_http_legacy) can turn a bare '+' into a space."""
+    return quote(value, safe=":@")
 
 
 def query(**params: Any) -> dict[str, str]:

@@ -130,3 +130,17 @@ async def test_ids_arrive_intact_as_one_path_segment(aiohttp_server):
         await client.channels.answer("Local-x;1")
         await client.recordings.stop("rec with space?")
     assert seen == ["/ari/channels/Local-x;1/answer", "/ari/recordings/live/rec with space?/stop"]
+
+
+async def test_path_segments_keep_colons_and_encode_plus(aiohttp_server):
+    seen = []
+
+    async def handler(request):
+        seen.append((request.raw_path, request.path))
+        return web.Response(status=204)
+
+    async with AriClient(await _start(aiohttp_server, handler)) as client:
+        await client.bridges.destroy("callcontrol:17.5-br")
+        await client.recordings.delete_stored("call-+35799")
+    assert seen == [("/ari/bridges/callcontrol:17.5-br", "/ari/bridges/callcontrol:17.5-br"),
+                    ("/ari/recordings/stored/call-%2B35799", "/ari/recordings/stored/call-+35799")]
