@@ -141,7 +141,7 @@ def build_app(config: Config, *, ari_state: object | None = None,
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_bus)
     setup_templates(app)
-    login.setup(app)
+    login.setup(app, redis_url=config.redis_url)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     for setup in (*DOMAINS, *setups):

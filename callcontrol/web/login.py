@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -12,15 +14,17 @@ from callcontrol.crm.users import authenticate
 from callcontrol.web.auth import SESSIONS, USER, public
 from callcontrol.web.csrf import CsrfFailed, verify_csrf
 from callcontrol.web.pages import render
-from callcontrol.web.ratelimit import FailureLimiter
+from callcontrol.web.ratelimit import FailureLimiter, InProcessLimiter, RedisLimiter
 from callcontrol.web.sessions import CSRF, USER_ID, new_csrf_token
 
 logger = logging.getLogger(__name__)
 
 # Per account: 5 failures, then a doubling wait. Per client address a looser limit, since
 # many people may share one address (an office NAT, a reverse proxy).
-USER_LIMITER = web.AppKey("login_user_limiter", FailureLimiter)
-ADDRESS_LIMITER = web.AppKey("login_address_limiter", FailureLimiter)
+USER_LIMITER = web.AppKey("login_user_limiter", InProcessLimiter)
+ADDRESS_LIMITER = web.AppKey("login_address_limiter", InProcessLimiter)
+# Namespace of the shared counts in Redis (tests sharing one Redis server set their own).
+REDIS_PREFIX = web.AppKey("login_redis_prefix", str)
 USER_FAILURES = 5
 ADDRESS_FAILURES = 20
 HOME = "/"
@@ -84,7 +88,7 @@ async def _attempt(request: web.Request, username: str, password: str,
                    next_path: str) -> web.StreamResponse:
     users, addresses = request.app[USER_LIMITER], request.app[ADDRESS_LIMITER]
     user_key, ip_key = _keys(request, username)
-    wait = max(users.retry_after(user_key), addresses.retry_after(ip_key))
+    wait = max(await users.retry_after(user_key), await addresses.retry_after(ip_key))
     if wait:
         logger.warning("sign-in refused for %r from %s: too many failures", username,
                        request.remote)
@@ -95,14 +99,14 @@ async def _attempt(request: web.Request, username: str, password: str,
     async with request.app[SESSIONS]() as db, db.begin():
         user = await authenticate(db, username, password)
     if user is None:
-        users.failed(user_key)
-        addresses.failed(ip_key)
+        await users.failed(user_key)
+        await addresses.failed(ip_key)
         logger.info("failed sign-in for %r from %s", username, request.remote)
         return await _form(request, status=401, username=username, next_path=next_path,
                            error="Wrong username or password.")
     # Only the account's count is cleared: one valid account must not reset an address
     # that is guessing other accounts' passwords.
-    users.succeeded(user_key)
+    await users.succeeded(user_key)
     session = await new_session(request)  # a fresh session: no fixation across sign-in
     session[USER_ID] = user.id
     session[CSRF] = new_csrf_token()
@@ -116,14 +120,27 @@ async def logout(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/login?signed_out=1")
 
 
+async def _shared_limits(app: web.Application, *, url: str) -> AsyncIterator[None]:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    prefix = app.get(REDIS_PREFIX, "callcontrol:") + "signin-failures:"
+    app[USER_LIMITER] = RedisLimiter(client, prefix + "user:", app[USER_LIMITER].local)
+    app[ADDRESS_LIMITER] = RedisLimiter(client, prefix + "ip:", app[ADDRESS_LIMITER].local)
+    yield
+    await client.aclose()
+
+
 @public
 async def home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/cc")
 
 
-def setup(app: web.Application) -> None:
-    app[USER_LIMITER] = FailureLimiter(limit=USER_FAILURES)
-    app[ADDRESS_LIMITER] = FailureLimiter(limit=ADDRESS_FAILURES)
+def setup(app: web.Application, redis_url: str | None = None) -> None:
+    app[USER_LIMITER] = InProcessLimiter(FailureLimiter(limit=USER_FAILURES))
+    app[ADDRESS_LIMITER] = InProcessLimiter(FailureLimiter(limit=ADDRESS_FAILURES))
+    if redis_url:
+        app.cleanup_ctx.append(functools.partial(_shared_limits, url=redis_url))
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)

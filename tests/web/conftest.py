@@ -98,12 +98,24 @@ class Web:
 
 
 @pytest.fixture
-async def web_app(tmp_path, aiohttp_client):
+def make_web(tmp_path, aiohttp_client):
+    """``await make_web(before_start=None, **config_changes) -> Web``; every app made in one
+    test shares one migrated SQLite database (like processes sharing a server)."""
     from callcontrol.crm.migrate import upgrade_async
     from callcontrol.web.auth import SESSIONS
 
-    config = web_config(tmp_path)
-    await upgrade_async(config.database_url)
-    app = build_app(config, setups=[add_test_routes])
-    client = await aiohttp_client(app)
-    return Web(client, app[SESSIONS])
+    async def make(*, before_start=None, **changes) -> Web:
+        config = web_config(tmp_path, **changes)
+        await upgrade_async(config.database_url)
+        app = build_app(config, setups=[add_test_routes])
+        if before_start is not None:
+            before_start(app)
+        client = await aiohttp_client(app)
+        return Web(client, app[SESSIONS])
+
+    return make
+
+
+@pytest.fixture
+async def web_app(make_web):
+    return await make_web()

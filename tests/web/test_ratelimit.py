@@ -54,3 +54,53 @@ def test_expired_entries_are_dropped_before_live_ones():
     limiter.failed("new")
     assert limiter.retry_after("live") > 0 and limiter.retry_after("new") > 0
     assert "old" not in limiter._failures
+
+
+# --- shared counts in Redis ---------------------------------------------------------------
+
+import socket  # noqa: E402
+
+import redis.asyncio as aioredis  # noqa: E402
+
+from callcontrol.web.ratelimit import RedisLimiter  # noqa: E402
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_two_processes_share_the_counts_through_redis(redis_url, unique_name):
+    clock = Clock()
+    clients = [aioredis.Redis.from_url(redis_url) for _ in range(2)]
+    a, b = (RedisLimiter(c, f"{unique_name}:", FailureLimiter(limit=3, window=60), clock=clock)
+            for c in clients)
+    try:
+        for limiter in (a, b, a):
+            assert await limiter.retry_after("user:ada") == 0
+            await limiter.failed("user:ada")
+        assert await b.retry_after("user:ada") == 60
+        clock.now += 61
+        assert await b.retry_after("user:ada") == 0
+        await b.failed("user:ada")
+        assert await a.retry_after("user:ada") == 120
+        await a.succeeded("user:ada")
+        assert await b.retry_after("user:ada") == 0
+        assert await clients[0].ttl(f"{unique_name}:user:ada") == -2  # cleared, not kept
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+async def test_without_redis_the_limits_still_hold_in_process(caplog):
+    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{_closed_port()}/0",
+                                     socket_connect_timeout=1)
+    limiter = RedisLimiter(client, "x:", FailureLimiter(limit=2, clock=Clock()), clock=Clock())
+    try:
+        await limiter.failed("user:ada")
+        await limiter.failed("user:ada")
+        assert await limiter.retry_after("user:ada") == 60
+        assert "Redis unreachable" in caplog.text
+    finally:
+        await client.aclose()

@@ -178,3 +178,21 @@ async def test_a_forged_session_cookie_counts_as_no_session(web_app):
     web_app.client.session.cookie_jar.update_cookies({COOKIE_NAME: "gAAAAA-not-a-real-token"})
     resp = await web_app.client.get("/test/page", allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"].startswith("/login")
+
+
+
+async def test_failures_on_one_process_count_on_another_through_redis(
+        make_web, redis_url, unique_name):
+    from callcontrol.web.login import REDIS_PREFIX
+
+    def namespaced(app):
+        app[REDIS_PREFIX] = unique_name + ":"
+
+    first = await make_web(redis_url=redis_url, before_start=namespaced)
+    second = await make_web(redis_url=redis_url, before_start=namespaced)  # same database
+    await first.user("ada")
+    for attempt in range(5):
+        web = (first, second)[attempt % 2]
+        assert (await web.login("ada", "wrong password")).status == 401
+    assert (await second.login("ada", PASSWORD)).status == 429
+    assert (await first.login("ada", PASSWORD)).status == 429
