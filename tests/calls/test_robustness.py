@@ -232,3 +232,89 @@ async def test_killed_before_the_answer_was_written(env, monkeypatch):
     assert env.store.path(comm.recording).is_file()
     assert len(await env.comms()) == 1
     await env.saw_state(agent, AgentState.WRAP_UP)
+
+
+class FlakyProxy:
+    """A TCP proxy in front of PostgreSQL that can 'restart' it: every connection is cut
+    and new ones are refused until it is back, like a database server restart."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.up = True
+        self.conns: set[asyncio.StreamWriter] = set()
+        self.server: asyncio.AbstractServer | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _client(self, reader, writer) -> None:
+        if not self.up:
+            writer.close()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self.conns.update((writer, up_writer))
+
+        async def pipe(src, dst) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self.conns.discard(writer)
+        self.conns.discard(up_writer)
+
+    def stop_database(self) -> None:
+        self.up = False
+        for writer in list(self.conns):
+            writer.close()
+
+    def start_database(self) -> None:
+        self.up = True
+
+    async def close(self) -> None:
+        self.stop_database()
+        if self.server is not None:
+            self.server.close()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+async def test_postgres_restarted_mid_call(tmp_path, postgres_database):
+    from callcontrol.crm.migrate import upgrade_async
+
+    await upgrade_async(postgres_database)
+    proxy = FlakyProxy(5432)
+    await proxy.start()
+    db_url = postgres_database.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    try:
+        async with call_env(tmp_path, db_url=db_url) as env:
+            env.calls.records.retry_initial, env.calls.records.retry_max = 0.05, 0.2
+            agent = await env.add_agent("anna", "1001")
+            sim_call = await env.place(number=MARIA)
+            call_id = env.call_id_of(sim_call)
+            call = await env.wait_call(call_id, "connected")
+            await eventually(lambda: _recording_written(env, call_id), what="answer written")
+            proxy.stop_database()                       # PostgreSQL goes down mid-call
+            await asyncio.sleep(0.3)
+            await env.sim.hangup(sim_call.stasis_channel_id)
+            await eventually(lambda: call_id not in env.calls.calls, what="call over")
+            assert call.agent.id not in env.sim.channels   # the PBX side was cleaned up
+            await asyncio.sleep(0.5)
+            proxy.start_database()                      # ... and comes back
+            comm = await env.completed(call_id, timeout=10)
+            assert comm.hangup_cause == "caller_hangup" and comm.agent_id == agent
+            assert env.store.path(comm.recording).is_file()
+            assert len(await env.comms()) == 1
+            await env.saw_state(agent, AgentState.WRAP_UP, timeout=10)
+    finally:
+        await proxy.close()
