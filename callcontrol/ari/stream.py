@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from callcontrol.ari.events import Event, UnknownEvent, parse_event
+from callcontrol.ari.events import ApplicationReplaced, Event, UnknownEvent, parse_event
 from callcontrol.ari.state import ConnectionState
 from callcontrol.config import AriConfig
 from callcontrol.logs import CALL_ID, call_context
@@ -74,6 +74,7 @@ class EventStream:
         self._connected_event = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._closing = False
+        self._replaced = False
 
     @property
     def connected(self) -> bool:
@@ -136,6 +137,13 @@ class EventStream:
             self._first_attempt.set()
             if self._closing:
                 return
+            if self._replaced:
+                # Another websocket took our application (a second callcontrol with the same
+                # app name): reconnecting would steal it back and the two would fight.
+                logger.error("ARI events: application %s was taken over by another "
+                             "connection; not reconnecting", self._config.app)
+                self.state.down("application replaced by another connection")
+                return
             # A connection that stayed up a while starts the backoff afresh; one that drops
             # right after opening keeps growing it, so a flapping server is not hammered.
             if was_up and loop.time() - opened >= self._backoff[1]:
@@ -184,10 +192,14 @@ class EventStream:
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:
             if msg.type == aiohttp.WSMsgType.TEXT:
-                self._queue.put_nowait(_decode(msg.data))
+                event = _decode(msg.data)
+                self._queue.put_nowait(event)
                 if self._queue.qsize() == BACKLOG_WARNING:
                     logger.warning("ARI events: %d events waiting for the handler",
                                    BACKLOG_WARNING)
+                if isinstance(event, ApplicationReplaced):
+                    self._replaced = True
+                    break
             elif msg.type == aiohttp.WSMsgType.ERROR:
                 break
 

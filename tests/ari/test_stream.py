@@ -325,3 +325,21 @@ async def test_connection_state_drives_the_gauge_and_reconnect_counter(server):
         await stream.close()
     assert gauge.value() == 0
     assert state.as_dict()["reconnects"] == 1
+
+
+async def test_application_replaced_stops_the_stream_instead_of_fighting(server):
+    async def send(ws, n):
+        await ws.send_json({"type": "ApplicationReplaced", "application": "callcontrol"})
+
+    server.on_connect = send
+    rec = Recorder()
+    stream = EventStream(server.config, rec.handler, backoff_initial=0.02, backoff_max=0.05)
+    await stream.start()
+    try:
+        await _until(lambda: "ApplicationReplaced" in rec.log)
+        await _until(lambda: not stream.connected)
+        await asyncio.sleep(0.3)  # several backoff periods: no new connection
+        assert len(server.requests) == 1
+        assert "replaced" in stream.state.last_error
+    finally:
+        await stream.close()
