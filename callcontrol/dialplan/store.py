@@ -7,10 +7,13 @@ version with who saved it and when, in ``<var_dir>/dialplan-history/<file>/``.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import fcntl
 import json
 import shutil
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,7 +109,7 @@ class DialplanStore:
         ``base``: the version the editor started from; refused if a newer one exists.
         """
         text = text.replace("\r\n", "\n")
-        with self._lock:
+        with self._lock, self._file_lock():
             latest = self.versions(name)
             if base is not None and latest and latest[-1].number != base:
                 raise StaleEdit(f"{name} was saved as version {latest[-1].number} by "
@@ -118,6 +121,17 @@ class DialplanStore:
             tmp.write_text(text)
             tmp.replace(self.working_dir / name)
             return version
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """Across processes sharing the var folder (several callcontrol workers)."""
+        self.history_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.history_dir / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _record(self, name: str, text: str, author: str) -> Version:
         versions = self.versions(name)

@@ -80,3 +80,16 @@ def test_working_copy_elsewhere(tmp_path):
     shutil.copytree(ROOT / "dialplan", tmp_path / "copy")
     s = DialplanStore(tmp_path / "copy", tmp_path / "h", SimpleNamespace())
     assert s.versions("extensions.conf") == [] and "from-trunk" in s.read("extensions.conf")
+
+
+def test_concurrent_saves_from_two_stores_on_one_folder_get_distinct_versions(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    other = DialplanStore(store.working_dir, store.history_dir, store.config)
+    text = store.read("http.conf")
+    with ThreadPoolExecutor(4) as pool:
+        jobs = [pool.submit(s.save, "http.conf", text + f"; {i}\n", f"user{i}")
+                for i, s in enumerate([store, other] * 3)]
+        numbers = sorted(job.result().number for job in jobs)
+    assert numbers == [2, 3, 4, 5, 6, 7]
+    assert len(store.versions("http.conf")) == 7

@@ -21,9 +21,13 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct horse battery"
 
 
+ROLES = {"eve": "engineer", "ada": "admin", "al": "agent"}
+
+
 class Client:
-    def __init__(self, client) -> None:
+    def __init__(self, client, sessions) -> None:
         self.http = client
+        self.sessions = sessions
 
     async def csrf(self, path: str = "/login") -> str:
         found = CSRF.search(await (await self.http.get(path)).text())
@@ -31,6 +35,8 @@ class Client:
         return found.group(1)
 
     async def login(self, username: str) -> None:
+        async with self.sessions() as session, session.begin():
+            await create_user(session, username, PASSWORD, ROLES[username])
         data = {"csrf_token": await self.csrf(), "username": username, "password": PASSWORD}
         resp = await self.http.post("/login", data=data, allow_redirects=False)
         assert resp.status in (302, 303), await resp.text()
@@ -76,10 +82,7 @@ async def _client(tmp_path, aiohttp_client, *, ari_url=None, connected=False):
     app = build_app(config, ari_state=SimpleNamespace(connected=connected),
                     setups=[dialplan_web.setup])
     client = await aiohttp_client(app)
-    async with app[SESSIONS]() as session, session.begin():
-        for name, role in (("eve", "engineer"), ("ada", "admin"), ("al", "agent")):
-            await create_user(session, name, PASSWORD, role)
-    return Client(client), config
+    return Client(client, app[SESSIONS]), config
 
 
 @pytest.fixture
