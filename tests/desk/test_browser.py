@@ -120,3 +120,55 @@ async def test_chooser_unknown_caller_card_and_single_match(
     async with page.expect_navigation(url=f"**/cc/contacts/{maria}?call=call-maria"):
         await _ring(live_server, token, "call-maria", "99100001")
     assert not [m for m in browser_console if "Content Security Policy" in m]
+
+
+async def _event(server, token: str, event: str, call_id: str, caller: str = "99100001"):
+    async with aiohttp.ClientSession() as http:
+        resp = await http.post(f"{server.url}/api/v1/cti/events",
+                               headers={"Authorization": f"Bearer {token}"},
+                               json={"event": event, "extension": "1001",
+                                     "call_id": call_id, "caller": caller})
+        assert resp.status in (200, 202), await resp.text()
+
+
+async def test_the_pop_preference_decides_when_the_contact_opens(page, live_server, login):
+    await live_server.create_user("ann", PASSWORD, "agent", extension="1001")
+    token = await _pbx_token(live_server)
+    maria = await _contact(live_server, "Maria Georgiou", "+35799100001")
+    await login(page, live_server, "ann", PASSWORD)
+    await page.goto("/test/desk")
+    await page.locator('#desk-link[data-link="up"]').wait_for()
+    await page.click("#desk-cti")
+    await page.locator('#desk-state[data-state="ready"]').wait_for()
+
+    # "never": the top bar shows who calls, the page stays where it is.
+    await page.select_option("#desk-pop-preference", "never")
+    await page.wait_for_timeout(200)
+    await _event(live_server, token, "ringing", "c-never")
+    chip = page.locator("#desk-call")
+    await chip.wait_for()
+    assert await chip.inner_text() == "Ringing: Maria Georgiou"
+    await _event(live_server, token, "answered", "c-never")
+    await page.wait_for_timeout(300)
+    assert page.url.endswith("/test/desk")
+    await _event(live_server, token, "ended", "c-never")
+    await chip.wait_for(state="hidden")
+
+    # The preference is persisted: a reload keeps it.
+    await page.reload()
+    await page.locator('#desk-link[data-link="up"]').wait_for()
+    assert await page.locator("#desk-pop-preference").input_value() == "never"
+
+    # "answer": nothing while it rings, the contact opens when the agent picks up.
+    await page.select_option("#desk-pop-preference", "answer")
+    await page.wait_for_timeout(200)
+    await page.locator('#desk-state[data-state="wrap_up"]').wait_for()
+    assert await page.locator("#desk-availability").input_value() == ""
+    await page.select_option("#desk-availability", "ready")  # ends the wrap-up early
+    await page.locator('#desk-state[data-state="ready"]').wait_for()
+    await _event(live_server, token, "ringing", "c-answer")
+    await page.locator('#desk-state[data-state="ringing"]').wait_for()
+    await page.wait_for_timeout(300)
+    assert page.url.endswith("/test/desk")
+    async with page.expect_navigation(url=f"**/cc/contacts/{maria}?call=c-answer"):
+        await _event(live_server, token, "answered", "c-answer")

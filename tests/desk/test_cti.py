@@ -139,3 +139,27 @@ async def test_unhandled_events_are_logged_only_when_the_definition_says_so(dsk,
     assert any("transferred" in r.getMessage() for r in caplog.records)
     [line] = (tmp_path / "logs" / "cti-unhandled.log").read_text().splitlines()
     assert json.loads(line)["event"] == transfer
+
+
+async def test_an_outbound_call_pops_the_called_contact(dsk):
+    pbx = await _pbx(dsk)
+    uid, token = await dsk.user("ann", extension="1001")
+    maria = await dsk.contact("Maria Georgiou", MARIA)
+    event = {"extension": "1001", "call_id": "out-1", "caller": "1001",
+             "called": "99100001", "direction": "outbound"}
+    async with dsk.client.ws_connect(WS, headers=dsk.bearer(token)) as ws:
+        await dsk.client.post(EVENTS, headers=pbx, json={"event": "ringing", **event})
+        pop = await _receive(ws, "call.ringing")
+    assert pop["direction"] == "outbound" and pop["caller"]["e164"] == MARIA
+    assert [c["id"] for c in pop["contacts"]] == [maria]
+    comm = await _comm(dsk, "out-1")
+    assert comm.direction == "outbound" and comm.called_number == "99100001"
+
+
+async def test_a_repeated_ringing_event_does_not_log_the_call_twice(dsk):
+    pbx = await _pbx(dsk)
+    await dsk.user("ann", extension="1001")
+    event = {"event": "ringing", "extension": "1001", "call_id": "dup", "caller": "99100001"}
+    first = await (await dsk.client.post(EVENTS, headers=pbx, json=event)).json()
+    again = await (await dsk.client.post(EVENTS, headers=pbx, json=event)).json()
+    assert first["communication_id"] == again["communication_id"]

@@ -140,6 +140,10 @@
     els.ctiLabel.textContent = loggedIn ? "CTI: log out" : "CTI: log in";
     els.controls.hidden = !loggedIn;
     els.availability.disabled = state === "ringing" || state === "on_call";
+    // Any other state shows as a placeholder, so choosing "Ready" is a change (ends wrap-up).
+    var current = document.getElementById("desk-availability-current");
+    current.textContent = STATE_TEXT[state] || state;
+    if (state !== "ready" && state !== "not_ready") { els.availability.value = ""; }
     if (state === "ready") { els.availability.value = "ready"; }
     if (state === "not_ready") {
       var value = "not_ready:" + (agent.reason || "");
