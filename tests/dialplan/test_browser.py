@@ -24,6 +24,7 @@ async def test_engineer_edits_is_refused_saves_diffs_and_rolls_back(
     page.on("response", lambda r: r.status == 404 and failed.append(r.url))
     await login(page, live_server, "eve", PASSWORD)
     await page.goto("/dialplan")
+    await page.screenshot(path=os.path.join(artifacts, "index.png"), full_page=True)
     await page.click("text=extensions.conf")
     editor = page.get_by_test_id("dp-text")
     original = await editor.input_value()
