@@ -72,14 +72,14 @@ async def test_healthz_is_503_when_the_database_is_down(aiohttp_client, tmp_path
     assert body["checks"]["database"]["ok"] is False
 
 
-async def test_healthz_and_metrics_need_no_sign_in(db, aiohttp_client, tmp_path):
-    client = await aiohttp_client(build_app(_config(db, tmp_path)))
+async def test_healthz_and_metrics_need_no_sign_in(web_app):
+    client = web_app.client
     assert (await client.get("/healthz", allow_redirects=False)).status == 200
     assert (await client.get("/metrics", allow_redirects=False)).status == 200
 
 
-async def test_responses_carry_a_self_only_content_security_policy(db, aiohttp_client, tmp_path):
-    client = await aiohttp_client(build_app(_config(db, tmp_path)))
+async def test_responses_carry_a_self_only_content_security_policy(web_app):
+    client = web_app.client
     resp = await client.get("/api/nowhere")
     csp = resp.headers["Content-Security-Policy"]
     assert "default-src 'self'" in csp and "script-src 'self';" in csp
@@ -87,8 +87,8 @@ async def test_responses_carry_a_self_only_content_security_policy(db, aiohttp_c
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
 
 
-async def test_hsts_only_over_https(db, aiohttp_client, tmp_path):
-    client = await aiohttp_client(build_app(_config(db, tmp_path)))
+async def test_hsts_only_over_https(web_app):
+    client = web_app.client
     plain = await client.get("/healthz")
     assert "Strict-Transport-Security" not in plain.headers
     proxied = await client.get("/healthz", headers={"X-Forwarded-Proto": "https"})
