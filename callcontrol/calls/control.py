@@ -476,8 +476,6 @@ class CallControl:
 
     async def _ring_agent(self, call: Call, agent_id: int | None, device: str) -> None:
         call.attempts += 1
-        if agent_id is not None:
-            call.tried.add(agent_id)
         suffix = f"u{agent_id}" if agent_id is not None else ""
         leg = self._register(call, Leg(f"{call.id}-a{call.attempts}{suffix}", Role.AGENT,
                                        endpoint=device, agent_id=agent_id))
@@ -498,6 +496,7 @@ class CallControl:
             call.agent = None
             call.phase = Phase.QUEUED
             if agent_id is not None:
+                call.tried.add(agent_id)
                 await self._agent_call("ring_failed", agent_id, "unreachable")
             await self._hunt(call)
             return
@@ -723,6 +722,7 @@ class CallControl:
         logger.info("agent %s did not take the call (%s): trying the next", leg.agent_id,
                     reason)
         if leg.agent_id is not None:
+            call.tried.add(leg.agent_id)     # not offered this call again
             await self._agent_call("ring_failed", leg.agent_id, reason.replace("_", " "))
             await self._pop_closed(call, leg.agent_id, reason)
         if call.transfers and call.transfers[-1].get("outcome") == "ringing":

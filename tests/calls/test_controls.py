@@ -153,3 +153,23 @@ def _flag(channel, name):
     """What the simulator remembers of hold / moh / mute on a channel (no events report it)."""
     return {"hold": channel.held, "moh": channel.moh_class is not None,
             "mute": bool(channel.muted)}[name]
+
+
+async def test_transfer_target_does_not_answer_and_the_call_returns_to_the_queue(env, api):
+    first = await env.add_agent("anna", "1001")
+    target = await env.add_agent("bob", "1002")
+    env.sim.set_device("PJSIP/1002", behaviour="no_answer")
+    sim_call, call_id, call = await _connected(env)
+    status, data = await api.post(f"/api/v1/calls/{call_id}/transfer", first,
+                                  {"extension": "1002"})
+    assert status == 200 and data["state"] == "ringing"
+    # bob lets it ring out; anna, back from wrap-up, gets the caller again
+    await eventually(lambda: call.transfers[-1]["outcome"] == "no_answer", what="RONA")
+    await eventually(lambda: call.phase.value == "connected" and call.agent_id == first,
+                     timeout=5, what="back with anna")
+    status = await env.agents.get(target)
+    assert status.state is AgentState.NOT_READY and status.reason == "no answer"
+    await env.sim.hangup(sim_call.stasis_channel_id)
+    comm = await env.completed(call_id)
+    assert comm.transfers[0]["outcome"] == "no_answer" and comm.agent_id == first
+    assert env.store.path(comm.recording).is_file()

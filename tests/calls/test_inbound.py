@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from callcontrol.agents.states import AgentState
 from tests.calls.conftest import eventually, wav_seconds
 
@@ -73,17 +75,38 @@ async def test_agent_does_not_answer_and_the_next_one_does(env):
     assert env.recorder.of(quick, "call.answered")
 
 
-async def test_busy_agent_is_skipped(env):
+@pytest.mark.parametrize(("behaviour", "reason"), [
+    ("busy", "busy"), ("reject", "busy"), ("congestion", "unreachable")])
+async def test_busy_rejecting_or_unreachable_agent_is_skipped(env, behaviour, reason):
     busy = await env.add_agent("busy", "1001")
     await asyncio.sleep(0.01)
     free = await env.add_agent("free", "1002")
-    env.sim.set_device("PJSIP/1001", behaviour="busy")
+    env.sim.set_device("PJSIP/1001", behaviour=behaviour, answer_after=0.5)
     env.sim.set_device("PJSIP/1002", answer_after=0.2, behaviour="answer")
     sim_call = await env.place(number=MARIA, hangup_after=40)
     comm = await env.completed(env.call_id_of(sim_call), timeout=8)
-    assert comm.agent_id == free
+    assert comm.agent_id == free and comm.category == "answered"
     status = await env.agents.get(busy)
-    assert status.state is AgentState.NOT_READY and status.reason == "busy"
+    assert status.state is AgentState.NOT_READY and status.reason == reason
+    assert env.recorder.of(busy, "pop.closed")
+
+
+async def test_queue_wait_ends_while_an_agent_rings(tmp_path):
+    from tests.calls.conftest import call_env
+
+    async with call_env(tmp_path, queue_max_wait=0.6, ring_timeout=5.0) as env:
+        agent = await env.add_agent("anna", "1001")
+        env.sim.set_device("PJSIP/1001", behaviour="no_answer")
+        sim_call = await env.place(number=MARIA)
+        call_id = env.call_id_of(sim_call)
+        await env.wait_call(call_id, "ringing")
+        comm = await env.completed(call_id, timeout=6)
+        assert comm.category == "missed" and comm.hangup_cause == "queue_timeout"
+        # not the agent's fault: ready again, not "no answer"
+        await env.wait_agent(agent, AgentState.READY)
+        [closed] = env.recorder.of(agent, "pop.closed")
+        assert closed["call_id"] == call_id and closed["reason"] == "expired"
+        assert len(await env.activities()) == 1
 
 
 async def test_caller_hangs_up_while_ringing(tmp_path):
