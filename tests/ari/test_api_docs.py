@@ -92,3 +92,44 @@ async def test_request_matches_the_asterisk_api_definition(fake_ari, row):
     body_params = {n for n, p in op.params.items() if p["paramType"] == "body"}
     if seen.body is not None:
         assert set(seen.body) <= body_params, (op.nickname, seen.body)
+
+
+def _models() -> dict[str, dict[str, Any]]:
+    models: dict[str, dict[str, Any]] = {}
+    for file in sorted(DOCS.glob("*.json")):
+        models.update(json.loads(file.read_text()).get("models", {}))
+    return models
+
+
+MODELS = _models()
+
+
+@pytest.mark.parametrize("name", ["Channel", "CallerID", "DialplanCEP", "Bridge",
+                                  "LiveRecording", "StoredRecording", "Playback", "Endpoint",
+                                  "DeviceState", "Application"])
+def test_model_fields_are_the_swagger_properties(name):
+    from dataclasses import fields
+
+    from callcontrol.ari import models
+
+    ours = {f.name for f in fields(getattr(models, name))}
+    theirs = MODELS[name]["properties"]
+    assert ours <= set(theirs), ours - set(theirs)
+    required = {p for p, spec in theirs.items() if spec.get("required")}
+    # the few required ones we leave out are not used by call control
+    assert required - ours <= {"events_allowed", "events_disallowed"}, required - ours
+
+
+def test_event_fields_are_the_swagger_properties():
+    from dataclasses import fields
+
+    from callcontrol.ari import events
+
+    common = {"type", "application", "timestamp", "asterisk_id", "raw"}
+    for type_name in events.EVENT_TYPES:
+        cls = getattr(events, type_name)
+        ours = {f.name for f in fields(cls)} - common
+        theirs = MODELS[type_name]["properties"]
+        assert ours <= set(theirs), (type_name, ours - set(theirs))
+        required = {p for p, spec in theirs.items() if spec.get("required")} - common
+        assert required <= ours, (type_name, required - ours)
