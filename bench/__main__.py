@@ -61,7 +61,10 @@ BENCHMARKS = (
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Run callcontrol's benchmarks: a table per benchmark with the command and "
+        "the machine, JSON in bench/results/ (smoke runs: bench/results/smoke/, not kept in git).")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--smoke", dest="scale", action="store_const", const="smoke",
                       help="small scale, the default (CI)")
@@ -81,12 +84,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="seed again even if a database of that size exists")
     parser.add_argument("--write-docs", action="store_true",
                         help="then render the latest --full results into docs/performance.md")
-    parser.add_argument("--results", type=Path, default=report.RESULTS,
-                        help="folder for the JSON results (default: bench/results)")
+    parser.add_argument("--results", type=Path,
+                        help="folder for the JSON results (default: bench/results for --full, "
+                        "bench/results/smoke otherwise)")
     parser.add_argument("--cache", type=Path, default=datasets.CACHE,
                         help="folder for the seeded SQLite files (default: var/bench)")
     args = parser.parse_args(argv)
     args.scale = args.scale or "smoke"
+    if args.results is None:
+        args.results = report.RESULTS if args.scale == "full" else report.RESULTS / "smoke"
     args.command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     if args.contacts is not None and args.contacts < 100:
         parser.error("--contacts must be at least 100")
@@ -163,7 +169,7 @@ async def main(argv: list[str] | None = None) -> int:
         for ds in ready:
             await ds.close()
     if args.write_docs:
-        docs.update(folder=args.results)
+        docs.update(folder=args.results if args.scale == "full" else report.RESULTS)
         print(f"\nupdated {docs.DOC.relative_to(machine.ROOT)} from the latest --full results")
     in_ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
     return 1 if problems and in_ci else 0
