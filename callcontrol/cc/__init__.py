@@ -11,9 +11,10 @@ from aiohttp import web
 
 def setup(app: web.Application) -> None:
     from callcontrol.cc import api
-    from callcontrol.cc.views import actions, contacts, definitions, editing, search
+    from callcontrol.cc.views import actions, comms, contacts, definitions, editing, search
 
     definitions.setup(app)  # before /cc/actions/{slug} and /cc/contacts/{id}: fixed paths
+    comms.setup(app)  # /cc/communications/fill before the search page's paths
     search.setup(app)
     contacts.setup(app)
     editing.setup(app)

@@ -57,7 +57,9 @@ async def cc_app(tmp_path, aiohttp_client):
     from callcontrol.web.auth import SESSIONS
 
     base = load_config({"CALLCONTROL_VAR_DIR": str(tmp_path)})
-    config = dataclasses.replace(base, database_url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
+    calls = dataclasses.replace(base.calls, recordings_dir=tmp_path / "recordings")
+    config = dataclasses.replace(base, database_url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}",
+                                 calls=calls)
     await upgrade_async(config.database_url)
     app = build_app(config, setups=[cc.setup])
     client = await aiohttp_client(app)

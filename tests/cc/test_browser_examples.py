@@ -121,3 +121,36 @@ async def test_advanced_and_communications_search(page, live_server, login, arti
     await page.click("a.cc-hit:has-text('Olga Smith')")
     await page.wait_for_url(f"**/cc/contacts/{b.id}")
     assert no_script_errors(browser_console) == []
+
+
+async def test_a_template_filled_communication_saved_as_draft_then_completed(
+        page, live_server, login, artifacts, browser_console) -> None:
+    from callcontrol.crm.models import CommunicationTemplate
+
+    await live_server.create_user("ada", PASSWORD, "agent")
+    async with live_server.sessions() as session, session.begin():
+        c = await f.person(session, "Ζωή", "Κωνσταντίνου")
+        await f.account(session, c, "A-314", balance="31.40")
+        session.add(CommunicationTemplate(
+            name="Balance reminder", media="email", subject="Account {{ accounts[0].number }}",
+            content="Dear {{ contact.name }}, your balance is {{ accounts[0].balance }}."))
+    await login(page, live_server, "ada", PASSWORD)
+    await page.goto(f"/cc/actions/create-communication?contact={c.id}")
+    await page.select_option("#template", label="Balance reminder")
+    await page.wait_for_selector("#f-subject[value='Account A-314']")
+    content = await page.input_value("#f-content")
+    assert content == "Dear Ζωή Κωνσταντίνου, your balance is 31.40."
+    await page.select_option("#f-direction", "outbound")
+    await page.select_option("#f-media", "email")
+    await page.screenshot(path=os.path.join(artifacts, "1-template.png"), full_page=True)
+    await page.click("button[value=draft]")
+    await page.wait_for_url(f"**/cc/contacts/{c.id}#section-customer")
+    await page.click("[data-testid=communications] a:has-text('Account A-314')")
+    assert "draft" in await page.locator("h1").inner_text()
+    await page.fill("#f-content", content + " Thank you.")
+    await page.click("button[value=complete]")
+    await page.wait_for_selector(".cc-content")
+    assert "completed" in await page.locator("h1").inner_text()
+    assert "Thank you." in await page.locator(".cc-content").inner_text()
+    await page.screenshot(path=os.path.join(artifacts, "2-completed.png"), full_page=True)
+    assert no_script_errors(browser_console) == []

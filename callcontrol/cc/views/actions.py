@@ -8,6 +8,7 @@ from aiohttp import web
 
 from callcontrol.cc import actions
 from callcontrol.cc.actions import ActionFailed, ActionForbidden, Context
+from callcontrol.cc.comms import template_options
 from callcontrol.cc.fields import ACTIONS
 from callcontrol.cc.settings import Settings
 from callcontrol.cc.views.common import load_settings, query_id, set_notice
@@ -42,9 +43,12 @@ async def _form_page(request: web.Request, session, slug: str, ctx: Context,
                             {"info": ACTIONS[slug], "message": exc.errors.get("", "")},
                             status=400)
     options = await actions.form_options(session, action, ctx)
+    templates = []
+    if slug == "create-communication" and ctx.contact is not None:
+        templates = await template_options(session, ctx.contact)
     return await render(request, "cc/action.html", {
         "action": action, "info": ACTIONS[slug], "contact": ctx.contact, "values": values,
-        "errors": errors, "options": options, "reveal": reveal,
+        "errors": errors, "options": options, "reveal": reveal, "templates": templates,
     }, status=status)
 
 
