@@ -53,6 +53,10 @@ async def html_error_pages(request: web.Request, handler: Handler) -> web.Stream
 
 
 def _http_message(exc: web.HTTPException) -> str:
+    # A handler's own plain-text explanation (raise HTTPBadRequest(text=...)) is kept.
+    text = (exc.text or "").strip()
+    if text and text != f"{exc.status}: {exc.reason}" and exc.content_type == "text/plain":
+        return text[:500]
     if exc.status == 404:
         return "There is no page at this address."
     if exc.status == 405:

@@ -46,6 +46,11 @@ async def flashing(request: web.Request) -> web.Response:
 
 
 @public
+async def refuse(request: web.Request) -> web.Response:
+    raise web.HTTPBadRequest(text="kind must be <known> or shared")
+
+
+@public
 async def boom(request: web.Request) -> web.Response:
     raise RuntimeError("a bug in a page handler")
 
@@ -58,6 +63,7 @@ def add_test_routes(app: web.Application) -> None:
     app.router.add_get("/test/boom", boom)
     app.router.add_get("/test/whoami", whoami)
     app.router.add_post("/test/flash", flashing)
+    app.router.add_get("/test/refuse", refuse)
 
 
 def web_config(tmp_path, **changes):

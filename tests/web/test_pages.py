@@ -137,3 +137,10 @@ async def test_an_htmx_request_without_a_session_sends_the_tab_to_sign_in(web_ap
     assert resp.status == 401
     target = URL(resp.headers["HX-Redirect"])
     assert target.path == "/login" and target.query["next"] == "/cc/contacts/7?tab=jobs"
+
+
+async def test_a_handlers_own_error_text_is_shown_escaped_on_the_page(web_app):
+    resp = await web_app.client.get("/test/refuse")
+    html = await resp.text()
+    assert resp.status == 400 and resp.content_type == "text/html"
+    assert "kind must be &lt;known&gt; or shared" in html
