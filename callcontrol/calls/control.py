@@ -31,6 +31,7 @@ from callcontrol.agents.states import AgentState, Cause, TransitionRefused
 from callcontrol.ari import AriClient, EventStream
 from callcontrol.ari import errors as ari_errors
 from callcontrol.ari import events as ev
+from callcontrol.ari.state import bind_metrics
 from callcontrol.calls.model import ORIGINATED_KINDS, Call, Leg, Phase, Role
 from callcontrol.calls.records import (
     Journal,
@@ -120,6 +121,7 @@ class CallControl:
         self.resyncs = 0
         self.stream = EventStream(config.ari, self.handle_event, on_resync=self._on_resync,
                                   **(stream_options or {}))
+        bind_metrics(self.stream.state, metrics)   # callcontrol_ari_connected, reconnects
 
     # --- life cycle ------------------------------------------------------------------
 

@@ -106,3 +106,19 @@ async def test_click_to_call_refused_while_on_a_call(env, api):
     await env.wait_call(body["call_id"], "connected")
     status, data = await api.post("/api/v1/calls", agent, {"number": "+35799765432"})
     assert status == 409 and "already on a call" in data["message"]
+
+
+async def test_agent_cancels_while_the_customer_rings(env, api):
+    agent = await env.add_agent("anna", "1001")
+    status, body = await api.post("/api/v1/calls", agent, {"number": "+35799000099"})
+    assert status == 201
+    call_id = body["call_id"]
+    await env.wait_call(call_id, "dialing")
+    status, data = await api.post(f"/api/v1/calls/{call_id}/hold", agent)
+    assert status == 409                      # nothing to hold yet
+    status, data = await api.post(f"/api/v1/calls/{call_id}/hangup", agent)
+    assert status == 200
+    comm = await env.completed(call_id)
+    assert comm.category == "failed" and comm.hangup_cause == "agent_cancelled"
+    assert not [c for c in env.sim.channels if c.startswith(call_id)]
+    await env.saw_state(agent, AgentState.WRAP_UP)

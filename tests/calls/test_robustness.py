@@ -23,6 +23,8 @@ async def test_websocket_drop_mid_call_keeps_the_call(env):
                      what="reconnected and reconciled")
     await asyncio.sleep(0.1)
     assert call.phase.value == "connected" and call_id in env.calls.calls
+    assert env.metrics.counter("callcontrol_ari_reconnects_total").value() >= 1
+    assert env.metrics["callcontrol_ari_connected"].value() == 1
     await env.sim.hangup(sim_call.stasis_channel_id)
     comm = await env.completed(call_id)
     assert comm.hangup_cause == "caller_hangup" and comm.agent_id == agent
