@@ -172,3 +172,35 @@ async def test_the_pop_preference_decides_when_the_contact_opens(page, live_serv
     assert page.url.endswith("/test/desk")
     async with page.expect_navigation(url=f"**/cc/contacts/{maria}?call=c-answer"):
         await _event(live_server, token, "answered", "c-answer")
+
+
+async def test_the_page_reconnects_gets_the_ringing_pop_and_drops_a_call_that_ended_meanwhile(
+        page, live_server, login):
+    from callcontrol.desk import ws
+    from callcontrol.desk.keys import POPS
+
+    user = await live_server.create_user("ann", PASSWORD, "agent", extension="1001")
+    pops = live_server.app[POPS]
+    await login(page, live_server, "ann", PASSWORD)
+    await page.goto("/test/desk")
+    await page.select_option("#desk-pop-preference", "never")
+    link = page.locator("#desk-link")
+    await page.locator('#desk-link[data-link="up"]').wait_for()
+    pop = {"call_id": "c1", "communication_id": 1, "direction": "inbound",
+           "caller": {"number": "99 1", "e164": None}, "contacts": [], "started_at": "now"}
+    await pops.ringing(user.id, pop)
+    chip = page.locator("#desk-call")
+    await chip.wait_for()
+
+    # The server goes away: the page says so, comes back, and still shows the ringing call.
+    await ws.close_all(live_server.app)
+    await page.locator('#desk-link[data-link="down"]').wait_for()
+    await page.locator('#desk-link[data-link="up"]').wait_for()
+    assert await chip.is_visible() and await link.get_attribute("data-link") == "up"
+
+    # Gone again, and the call ends while the page is away: the chip goes after reconnecting.
+    await ws.close_all(live_server.app)
+    await pops.closed(user.id, "c1", "abandoned")
+    await page.locator('#desk-link[data-link="down"]').wait_for()
+    await page.locator('#desk-link[data-link="up"]').wait_for()
+    await chip.wait_for(state="hidden", timeout=4000)

@@ -114,7 +114,7 @@
 
   function receive(message) {
     switch (message.type) {
-      case "hello": if (message.agent) { showAgent(message.agent); } break;
+      case "hello": if (message.agent) { showAgent(message.agent); } forgetMissedEnds(); break;
       case "agent.state": showAgent(message); break;
       case "agent.pop_preference": agent.pop_preference = message.preference; showAgent(agent); break;
       case "call.ringing": onRinging(message); break;
@@ -168,13 +168,28 @@
 
   // --- calls and pops -------------------------------------------------------------------
 
+  // After a reconnect the server re-sends every active pop right after "hello"; a call we
+  // still show but that is not re-sent ended while we were away (its end was missed).
+  var REPLAY_WINDOW = 1500;
+  var unconfirmed = {};
+  function forgetMissedEnds() {
+    unconfirmed = {};
+    Object.keys(calls).forEach(function (id) { unconfirmed[id] = true; });
+    setTimeout(function () {
+      Object.keys(unconfirmed).forEach(function (id) { onGone({call_id: id}); });
+      unconfirmed = {};
+    }, REPLAY_WINDOW);
+  }
+
   function onRinging(message) {
+    delete unconfirmed[message.call_id];
     calls[message.call_id] = message;
     showCall(message, "Ringing");
     if (agent.pop_preference === "ring") { pop(message); }
   }
 
   function onAnswered(message) {
+    delete unconfirmed[message.call_id];
     calls[message.call_id] = message;
     showCall(message, "On call");
     if (agent.pop_preference === "answer" || agent.pop_preference === "ring") { pop(message); }
