@@ -42,6 +42,15 @@ NAV: tuple[NavItem, ...] = (
 )
 
 
+# Links a domain adds for its own pages (``add_nav``), after the built-in ones.
+EXTRA_NAV = web.AppKey("extra_nav", list)
+
+
+def add_nav(app: web.Application, item: NavItem) -> None:
+    """Add a top-bar link, e.g. ``add_nav(app, NavItem("Simulate a call", "/demo"))``."""
+    app.setdefault(EXTRA_NAV, []).append(item)
+
+
 def _under(path: str, href: str) -> bool:
     return path == href or path.startswith(href.rstrip("/") + "/")
 
@@ -58,7 +67,8 @@ def nav_for(user: User | None, path: str, items: Iterable[NavItem] = NAV) -> lis
 
 def base_context(request: web.Request, token: str) -> dict[str, Any]:
     user = request.get(USER)
-    return {"user": user, "csrf_token": token, "nav": nav_for(user, request.path),
+    items = (*NAV, *request.app.get(EXTRA_NAV, ()))
+    return {"user": user, "csrf_token": token, "nav": nav_for(user, request.path, items),
             "request": request}
 
 

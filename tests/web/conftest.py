@@ -12,7 +12,7 @@ from callcontrol.app import build_app
 from callcontrol.config import load_config
 from callcontrol.crm.users import create_api_token, create_user
 from callcontrol.web.auth import current_user, public, user_from_request
-from callcontrol.web.pages import page, render
+from callcontrol.web.pages import NavItem, add_nav, page, render
 from callcontrol.web.sessions import flash
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -64,6 +64,7 @@ def add_test_routes(app: web.Application) -> None:
     app.router.add_get("/test/whoami", whoami)
     app.router.add_post("/test/flash", flashing)
     app.router.add_get("/test/refuse", refuse)
+    add_nav(app, NavItem("Test tools", "/test/page", roles=("admin",)))
 
 
 def web_config(tmp_path, **changes):

@@ -46,6 +46,13 @@ async def test_admin_sees_every_link(web_app):
         assert f'href="{href}"' in html
 
 
+async def test_a_domains_own_link_follows_its_roles_and_marks_the_current_page(web_app):
+    _, html = await _page_as(web_app, "root", "admin")
+    assert '<a href="/test/page" aria-current="page">Test tools</a>' in html
+    _, html = await _page_as(web_app, "ada", "agent")
+    assert "Test tools" not in html
+
+
 def test_the_longest_matching_link_is_current():
     items = nav_for(FakeUser("admin"), "/cc/definitions/3")
     assert [i["href"] for i in items if i["current"]] == ["/cc/definitions"]
