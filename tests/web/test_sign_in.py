@@ -196,3 +196,11 @@ async def test_failures_on_one_process_count_on_another_through_redis(
         assert (await web.login("ada", "wrong password")).status == 401
     assert (await second.login("ada", PASSWORD)).status == 429
     assert (await first.login("ada", PASSWORD)).status == 429
+
+
+async def test_sign_in_and_a_page_on_postgresql(make_web, postgres_database):
+    web = await make_web(database_url=postgres_database)
+    await web.user("ada", role="admin")
+    assert (await web.login("ada", next_path="/test/admin")).status == 303
+    resp = await web.client.get("/test/admin")
+    assert resp.status == 200 and '<span class="who-name">ada</span>' in await resp.text()
