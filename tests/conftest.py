@@ -131,6 +131,8 @@ async def db(db_url: str):
 #       return [my_domain.setup]
 #
 # ``live_server_factory`` starts more servers (e.g. two processes' worth sharing one Redis).
+# ``browser_console`` lists the page's console errors (CSP violations show up there);
+# ``artifacts`` is a per-test directory for screenshots.
 
 CHROMIUM = os.environ.get("CALLCONTROL_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = os.environ.get(
