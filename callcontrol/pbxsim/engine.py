@@ -69,6 +69,7 @@ SOUNDS = {
     "transfer": 0.7, "one-moment-please": 1.1, "welcome": 0.9,
     "you-are-caller-num": 1.5,
 }
+MEDIA_SCHEMES = ("sound", "digits", "number", "characters", "tone", "recording")
 PLAYBACK_OPERATIONS = ("restart", "pause", "unpause", "reverse", "forward")
 BRIDGE_TYPES = ("mixing", "holding", "dtmf_events", "proxy_media", "video_sfu",
                 "video_single", "sdp_label")
@@ -88,65 +89,85 @@ def parse_caller_id(value: str | None) -> tuple[str, str]:
     return "", value.strip()
 
 
-class _Callee:
-    """What the called side of a Local channel does (one line of the lab dialplan)."""
-
-    __slots__ = ("kind", "ring", "noop", "hangup_after", "dtmf", "stasis_args")
-
-    def __init__(self, kind: str, *, ring: float = 0.0, noop: str = "",
-                 hangup_after: float | None = 300.0, dtmf: str | None = None,
-                 stasis_args: list[str] | None = None) -> None:
-        self.kind = kind          # answer | never | busy | congestion | stasis | unknown
-        self.ring = ring
-        self.noop = noop
-        self.hangup_after = hangup_after
-        self.dtmf = dtmf
-        self.stasis_args = stasis_args or []
+Step = tuple[str, str]     # (dialplan application, its data) like one priority
 
 
-def lab_callee(context: str, exten: str) -> _Callee:
-    """The lab dialplan (``shared/ari/lab/extensions.conf``) for ``Local/<exten>@<context>``."""
+def _g(seconds: float) -> str:
+    return f"{seconds:g}"
+
+
+def lab_program(context: str, exten: str, variables: dict[str, str] | None = None,
+                caller_all: str = '"" <>') -> list[Step] | None:
+    """The lab dialplan (``shared/ari/lab/extensions.conf``) for ``exten@context``."""
+    variables = variables or {}
     if context == "agents":
         if re.fullmatch(r"100[1-5]", exten):
-            return _Callee("answer", noop=f"Agent {exten} auto-answers")
+            return [("NoOp", f"Agent {exten} auto-answers"), ("Answer", ""), ("Wait", "300"),
+                    ("Hangup", "")]
         if exten == "1006":
-            return _Callee("answer", ring=3.0, noop=f"Agent {exten} answers after 3 s of ringing")
+            return [("NoOp", f"Agent {exten} answers after 3 s of ringing"), ("Ringing", ""),
+                    ("Wait", "3"), ("Answer", ""), ("Wait", "300"), ("Hangup", "")]
         if exten == "1007":
-            return _Callee("answer", dtmf="1234#", noop=f"Agent {exten} answers and sends DTMF")
+            return [("NoOp", f"Agent {exten} answers and sends DTMF"), ("Answer", ""),
+                    ("Wait", "2"), ("SendDTMF", "1234#,250"), ("Wait", "300"), ("Hangup", "")]
         if exten == "1097":
-            return _Callee("congestion", noop=f"Agent {exten} congestion")
+            return [("NoOp", f"Agent {exten} congestion"), ("Congestion", "10")]
         if exten == "1098":
-            return _Callee("busy", noop=f"Agent {exten} busy")
+            return [("NoOp", f"Agent {exten} busy"), ("Busy", "10")]
         if exten == "1099":
-            return _Callee("never", noop=f"Agent {exten} never answers")
+            return [("NoOp", f"Agent {exten} never answers"), ("Ringing", ""), ("Wait", "300"),
+                    ("Hangup", "")]
     elif context == "customers":
         if exten == "+35799000099":
-            return _Callee("never", noop="Customer never answers")
+            return [("NoOp", "Customer never answers"), ("Ringing", ""), ("Wait", "300"),
+                    ("Hangup", "")]
         if re.fullmatch(r"\+?[0-9]+", exten):
-            return _Callee("answer", ring=2.0, noop=f"Customer {exten} answers after 2 s")
-    elif context == "from-pstn" and (re.fullmatch(r"\+?[0-9]+", exten)
-                                     or exten in ("service", "s")):
-        return _Callee("stasis", noop=f"Inbound PSTN call to {exten}",
-                       stasis_args=["inbound", exten])
-    return _Callee("unknown")
-
-
-def lab_person(context: str, exten: str, variables: dict[str, str]) -> PersonScript | None:
-    """The ``[inbound]`` context: what a simulated PSTN caller does once answered."""
-    if context != "inbound":
-        return PersonScript(hangup_after=300.0)
-    if exten == "caller":
-        return PersonScript(hangup_after=300.0)
-    if exten == "caller-dtmf":
-        return PersonScript(hangup_after=300.0, dtmf="1234#", dtmf_after=2.0)
-    if exten == "caller-hangup":
-        raw = variables.get("HANGUP_AFTER", "")
-        try:
-            after = float(raw) if raw else 6.0
-        except ValueError:
-            after = 6.0
-        return PersonScript(hangup_after=after)
+            return [("NoOp", f"Customer {exten} answers after 2 s"), ("Ringing", ""),
+                    ("Wait", "2"), ("Answer", ""), ("Wait", "300"), ("Hangup", "")]
+    elif context == "from-pstn":
+        if re.fullmatch(r"\+?[0-9]+", exten):
+            return [("NoOp", f"Inbound PSTN call from {caller_all} to {exten}"),
+                    ("Stasis", f"callcontrol,inbound,{exten}"), ("Hangup", "")]
+        if exten == "service":
+            return [("NoOp", f"Inbound PSTN call (sipp default service) from {caller_all}"),
+                    ("Stasis", "callcontrol,inbound,service"), ("Hangup", "")]
+        if exten == "s":
+            return [("NoOp", f"Inbound PSTN call (no number) from {caller_all}"),
+                    ("Stasis", "callcontrol,inbound,s"), ("Hangup", "")]
+    elif context == "inbound":
+        if exten == "caller":
+            return [("NoOp", "Simulated caller connected"), ("Wait", "300"), ("Hangup", "")]
+        if exten == "caller-dtmf":
+            return [("NoOp", "Simulated caller sends DTMF"), ("Wait", "2"),
+                    ("SendDTMF", "1234#,250"), ("Wait", "300"), ("Hangup", "")]
+        if exten == "caller-hangup":
+            raw = variables.get("HANGUP_AFTER", "")
+            try:
+                after = float(raw) if raw else 6.0
+            except ValueError:
+                after = 6.0
+            return [("NoOp", f"Simulated caller hangs up after {_g(after)} s"),
+                    ("Wait", _g(after)), ("Hangup", "")]
     return None
+
+
+def dtmf_seconds(digits: str) -> float:
+    """How long SendDTMF(digits,250) takes (as recorded: about 0.37 s a digit)."""
+    return 0.2 + 0.35 * len(digits) + 0.1
+
+
+def person_program(script: PersonScript) -> list[Step]:
+    """A scripted caller (``place_call``) as the dialplan its ``;1`` half runs once answered."""
+    steps: list[Step] = [("NoOp", "Simulated caller")]
+    spent = 0.0
+    if script.dtmf:
+        steps += [("Wait", _g(script.dtmf_after)), ("SendDTMF", f"{script.dtmf},250")]
+        spent = script.dtmf_after + dtmf_seconds(script.dtmf)
+    if script.hangup_after is None:
+        steps += [("Wait", "300"), ("Hangup", "")]
+    else:
+        steps += [("Wait", _g(max(0.0, script.hangup_after - spent))), ("Hangup", "")]
+    return steps
 
 
 class PbxEngine:
@@ -228,7 +249,8 @@ class PbxEngine:
         return bool(self.conns or self.listeners)
 
     def emit(self, etype: str, fields: dict[str, Any], *, channels: tuple[Channel, ...] = (),
-             bridges: tuple[Bridge, ...] = (), apps: tuple[str, ...] = ()) -> None:
+             bridges: tuple[Bridge, ...] = (), apps: tuple[str, ...] = (),
+             twice_for_all: bool = False) -> None:
         """Send one event to the apps subscribed to what it is about (and subscribeAll)."""
         self.counters["events_emitted"] += 1
         if self._waiters and not self._check_scheduled:
@@ -257,6 +279,8 @@ class PbxEngine:
                         text = json.dumps(event)
                     conn.push(text)
                     self.counters["events_sent"] += 1
+                    if twice_for_all and conn.subscribe_all and app in targets:
+                        conn.push(text)
 
     def _ch_event(self, etype: str, ch: Channel, **extra: Any) -> None:
         if not (self.conns or self.listeners):
@@ -359,9 +383,10 @@ class PbxEngine:
             extra["tech_cause"] = tech_cause
         self._ch_event("ChannelHangupRequest", ch, **extra)
 
-    def _enter_stasis(self, ch: Channel, app: str, args: list[str]) -> bool:
-        ch.priority = ch.priority + 1 if ch.app_name and ch.app_name != "AppDial2" else ch.priority
-        ch.app_name, ch.app_data = "Stasis", ",".join([app, *args])
+    def _enter_stasis(self, ch: Channel, app: str, args: list[str], *,
+                      from_dialplan: bool = False, set_dialplan: bool = True) -> bool:
+        if set_dialplan and not from_dialplan:
+            ch.app_name, ch.app_data = "Stasis", ",".join([app, *args])
         if not self.app_registered(app):
             logger.warning("pbxsim: Stasis app %r not registered; %s hangs up", app, ch.name)
             ch.variables["STASISSTATUS"] = "FAILED"
@@ -379,8 +404,7 @@ class PbxEngine:
             return
         self._ch_event("StasisEnd", ch)
         ch.in_stasis = False
-        if ch.watchers:
-            self._varset(ch, "STASISSTATUS", "SUCCESS")
+        self._varset(ch, "STASISSTATUS", "SUCCESS")
 
     def _leave_all(self, ch: Channel) -> None:
         """Everything a hanging-up channel leaves: bridge, playbacks, recordings, snoops, Stasis."""
@@ -438,7 +462,7 @@ class PbxEngine:
             return
         peer = ch.peer
         if peer is not None and peer.alive:
-            self._hangup_request(ch, cause)
+            self._hangup_request(ch, cause, soft=True)
             self._hangup_request(peer, cause)
             self._leave_all(ch)
             self._destroy(ch, cause)
@@ -446,6 +470,7 @@ class PbxEngine:
                 peer.originating = False
                 self._dial_event(peer, "CANCEL")
             self._leave_all(peer)
+            self._hangup_request(peer, 16, soft=True)
             self._destroy(peer, cause)
             return
         if ch.tech == "PJSIP" and ch.state != "Up":
@@ -485,19 +510,23 @@ class PbxEngine:
         if timeout is None or timeout <= 0:
             timeout = self.originate_timeout
         args = [a for a in (app_args or "").split(",")] if app_args else []
-        after = ("stasis", app, args) if app else ("dialplan", context or "default",
-                                                   extension, priority or 1)
+        after: tuple[Any, ...] = ("stasis", app, args) if app else (
+            "dialplan", context or "default", extension, priority or 1)
         caller = parse_caller_id(caller_id)
         if tech == "Local":
             exten, ctx = resource
             ch1, ch2 = self._local_pair(exten, ctx, caller, channel_id, other_channel_id,
                                         after_answer=after)
-            ch1.variables.update({str(k): str(v) for k, v in (variables or {}).items()})
+            self._dialplan(ch1, "AppDial2", "(Outgoing Line)")
+            for key, value in (variables or {}).items():
+                for half in (ch1, ch2):
+                    self._varset(half, str(key), str(value))
             if app:
                 ch1.watchers.add(app)
                 ch2.watchers.add(app)
                 self.known_apps.add(app)
-            ch1.script = script
+            if script is not None:
+                ch1.after_answer = ("program", person_program(script), 0)
             ch1.role = ch2.role = role or ("caller" if ctx == "from-pstn" else
                                            "customer" if ctx == "customers" else "agent")
             ch1.originating = True
@@ -529,6 +558,7 @@ class PbxEngine:
             exten, ctx = resource
             ch, ch2 = self._local_pair(exten, ctx, ("", ""), channel_id, other_channel_id,
                                        after_answer=None)
+            ch.app_name = ""
             ch2.state = "Down"
             if app:
                 ch2.watchers.add(app)
@@ -542,7 +572,8 @@ class PbxEngine:
             return ch
         ch.watchers.add(app)
         self.known_apps.add(app)
-        self._enter_stasis(ch, app, args)
+        ch.app_name = ch.app_data = ""
+        self._enter_stasis(ch, app, args, set_dialplan=False)
         return ch
 
     def dial(self, ch: Channel, *, caller: str | None = None, timeout: int | None = None) -> None:
@@ -633,47 +664,75 @@ class PbxEngine:
                        caller_presentation_txt="Presentation Allowed, Not Screened")
         self._ch_event("ChannelConnectedLine", ch2)
         self._dial_event(ch1, "")
-        callee = lab_callee(ch2.context, ch2.exten)
-        if callee.kind != "unknown" and callee.noop:
-            self._dialplan(ch2, "NoOp", callee.noop)
-        if callee.kind == "stasis":
-            self._enter_stasis(ch2, self.stasis_app, callee.stasis_args)
-            ch2.role = ch2.role or "caller"
-        elif callee.kind in ("busy", "congestion"):
-            self._dialplan(ch2, callee.kind.capitalize(), "10")
-            if callee.kind == "busy":
-                self._originate_fail(ch1, "BUSY", 0, 17)
-            else:
-                self._originate_fail(ch1, "CONGESTION", 34, 34)
-        elif callee.kind == "unknown":
+        caller_all = f'"{ch2.caller_name}" <{ch2.caller_number}>'
+        program = lab_program(ch2.context, ch2.exten, ch2.variables, caller_all)
+        if program is None:
             logger.info("pbxsim: no extension %s@%s in the lab dialplan", ch2.exten, ch2.context)
             self._originate_fail(ch1, "CHANUNAVAIL", 1, 1)
-        elif callee.ring > 0 or callee.kind == "never":
-            self._dialplan(ch2, "Ringing", "")
-            self._set_state(ch1, "Ringing")
-            self._dialplan(ch2, "Wait", "300" if callee.kind == "never" else f"{callee.ring:g}")
-            self._dial_event(ch1, "RINGING")
-            if callee.kind == "never":
-                self._later(300.0, self.person_hangup, ch2, 16, owner=ch2)
-            else:
-                self._later(callee.ring, self._callee_answers, ch1, ch2, callee, owner=ch2)
-        else:
-            self._callee_answers(ch1, ch2, callee)
+            return
+        if ch2.context == "from-pstn":
+            ch2.role = ch2.role or "caller"
+            extra = ch2.variables.get("SIM_APP_ARGS")
+            if extra:
+                program = [(a, f"{d},{extra}" if a == "Stasis" else d) for a, d in program]
+        self._run_program(ch2, program, 0)
 
-    def _callee_answers(self, ch1: Channel, ch2: Channel, callee: _Callee) -> None:
-        if not (ch1.alive and ch2.alive):
-            return
-        self._dialplan(ch2, "Answer", "")
-        self._answer_pair(ch2)
-        if not ch2.alive:
-            return
-        if callee.dtmf:
-            self._dialplan(ch2, "Wait", "2")
-            self._later(2.0, self._send_digits, ch1, callee.dtmf, owner=ch2)
-        else:
-            self._dialplan(ch2, "Wait", "300")
-        if callee.hangup_after is not None:
-            self._later(callee.hangup_after, self.person_hangup, ch2, 16, owner=ch2)
+    # ------------------------------------------------------------------ dialplan interpreter
+    def _run_program(self, ch: Channel, steps: list[Step], start: int) -> None:
+        ch.program = steps
+        ch.pc = start
+        self._step(ch)
+
+    def _step(self, ch: Channel) -> None:
+        """Run dialplan priorities until one waits (Wait, SendDTMF, Stasis) or hangs up."""
+        while ch.alive and ch.program is not None and ch.pc < len(ch.program):
+            app, data = ch.program[ch.pc]
+            ch.pc += 1
+            ch.priority = ch.pc
+            self._dialplan(ch, app, data)
+            if app == "Answer":
+                if ch.half == 2:
+                    self._answer_pair(ch)
+                else:
+                    self._set_state(ch, "Up")
+            elif app == "Ringing":
+                outgoing = ch.peer if ch.half == 2 else None
+                if outgoing is not None and outgoing.originating:
+                    self._set_state(outgoing, "Ringing")
+                    self._soon(self._dial_ringing, outgoing, owner=outgoing)
+            elif app == "Wait":
+                self._later(float(data), self._step, ch, owner=ch)
+                return
+            elif app == "SendDTMF":
+                digits = data.split(",", 1)[0]
+                self._send_digits(ch.peer if ch.peer is not None else ch, digits)
+                self._later(dtmf_seconds(digits), self._step, ch, owner=ch)
+                return
+            elif app in ("Busy", "Congestion"):
+                outgoing = ch.peer if ch.half == 2 else None
+                if outgoing is not None and outgoing.originating:
+                    if app == "Busy":       # the ;1 reports cause 0 on busy (README lesson 6)
+                        self._originate_fail(outgoing, "BUSY", 0, 17)
+                    else:
+                        self._originate_fail(outgoing, "CONGESTION", 34, 34)
+                else:
+                    self.person_hangup(ch, 17 if app == "Busy" else 34)
+                return
+            elif app == "Stasis":
+                app_name, *args = data.split(",")
+                if app_name == "callcontrol":
+                    app_name = self.stasis_app
+                self._enter_stasis(ch, app_name, args, from_dialplan=True)
+                return
+            elif app == "Hangup":
+                self.person_hangup(ch, 16)
+                return
+        if ch.alive and ch.program is not None:
+            self.person_hangup(ch, 16)     # ran off the end of the dialplan
+
+    def _dial_ringing(self, outgoing: Channel) -> None:
+        if outgoing.alive and outgoing.originating:
+            self._dial_event(outgoing, "RINGING")
 
     def _answer_pair(self, answering: Channel) -> None:
         """``answering`` (a ;2, or a Stasis channel answered by the app) goes Up, so does ;1."""
@@ -696,36 +755,32 @@ class PbxEngine:
         if after is not None:
             if after[0] == "stasis":
                 self._enter_stasis(ch1, after[1], after[2])
+            elif after[0] == "program":
+                self._run_program(ch1, after[1], after[2])
             else:
-                self._run_dialplan(ch1, after[1], after[2], after[3])
-        if ch1.script is not None:
-            self._start_script(ch1, ch1.script)
-        elif ch1.device is not None:
+                _, context, extension, priority = after
+                ch1.context, ch1.exten = context, extension
+                program = lab_program(context, extension, ch1.variables)
+                if program is None:
+                    logger.info("pbxsim: no extension %s@%s; %s hangs up", extension, context,
+                                ch1.name)
+                    self._soon(self._dialplan_ends, ch1, owner=ch1)
+                else:
+                    self._run_program(ch1, program, max(0, priority - 1))
+        if ch1.device is not None:
             dev = ch1.device
             self._start_script(ch1, PersonScript(hangup_after=dev.hangup_after, dtmf=dev.dtmf))
 
-    def _run_dialplan(self, ch: Channel, context: str, extension: str, priority: int) -> None:
-        """An answered outgoing channel runs ``context,extension,priority`` (originate w/o app)."""
-        ch.context, ch.exten, ch.priority = context, extension, priority
-        if context == "from-pstn":
-            self._enter_stasis(ch, self.stasis_app, ["inbound", extension])
-            return
-        if ch.script is None:
-            ch.script = lab_person(context, extension, ch.variables)
-        if ch.script is None:
-            logger.info("pbxsim: no extension %s@%s; %s hangs up", extension, context, ch.name)
-            self._soon(self._dialplan_ends, ch, owner=ch)
-
     def _start_script(self, ch: Channel, script: PersonScript) -> None:
+        """A SIP phone's person (no dialplan runs on it): hang up and DTMF timers."""
         if script.hangup_after is not None:
             self._later(script.hangup_after, self.person_hangup, ch, 16, owner=ch)
         if script.dtmf:
-            target = ch.peer if ch.peer is not None else ch
-            self._later(script.dtmf_after, self._send_digits, target, script.dtmf, owner=ch)
+            self._later(script.dtmf_after, self._send_digits, ch, script.dtmf, owner=ch)
 
     def _send_digits(self, target: Channel, digits: str, index: int = 0) -> None:
         """The far end sends DTMF: ChannelDtmfReceived on ``target``, 350 ms apart."""
-        if not target.alive or index >= len(digits):
+        if not target.alive or index > len(digits):
             return
         if index == 0:
             self._later(0.2, self._send_digits, target, digits, 1, owner=target)
@@ -834,8 +889,11 @@ class PbxEngine:
             raise ValueError("give_up_after must be > 0")
         if dtmf is not None and not re.fullmatch(r"[0-9A-D*#]+", dtmf):
             raise ValueError("dtmf may only hold 0-9, A-D, * and #")
-        script = lab_person("inbound", extension, {})
-        assert script is not None
+        script = PersonScript(hangup_after=300.0)
+        if extension == "caller-dtmf":
+            script = PersonScript(hangup_after=None, dtmf="1234#", dtmf_after=2.0)
+        elif extension == "caller-hangup":
+            script = PersonScript(hangup_after=6.0)
         if hangup_after is not None:
             script.hangup_after = hangup_after
         if dtmf is not None:
@@ -850,7 +908,7 @@ class PbxEngine:
                              script=script, role="caller")
         ch2 = ch1.peer
         assert ch2 is not None
-        if app_args is not None:
+        if app_args:
             ch2.variables["SIM_APP_ARGS"] = app_args
         # The ;2 enters Stasis synchronously so the caller can use the ids right away.
         self._start_local(ch1, ch2)
@@ -868,9 +926,12 @@ class PbxEngine:
         ch.role = "caller"
         ch.script = script
         self._add_channel(ch)
-        args = ["inbound", dialled] + (app_args.split(",") if app_args else [])
-        self._enter_stasis(ch, self.stasis_app, args)
+        program = lab_program("from-pstn", dialled, None, f'"{name}" <{number}>')
+        assert program is not None
+        if app_args:
+            program = [(a, f"{d},{app_args}" if a == "Stasis" else d) for a, d in program]
         ch.originating = True        # unanswered: the person may give up (CANCEL)
+        self._run_program(ch, program, 0)
         ch.after_answer = None
         if give_up_after is not None:
             self._later(give_up_after, self._caller_gives_up, ch, owner=ch)
@@ -922,10 +983,11 @@ class PbxEngine:
         if ch.bridge is not None:
             self._bridge_remove(ch.bridge, ch, by_app=False)
         self._leave_stasis(ch)
-        if ch.context == "from-pstn" and lab_callee(ch.context, ch.exten).kind == "stasis":
-            self._soon(self._enter_stasis, ch, self.stasis_app, ["inbound", ch.exten], owner=ch)
+        program = lab_program(ch.context, ch.exten, ch.variables)
+        if program is not None:
+            self._soon(self._run_program, ch, program, max(0, ch.priority - 1), owner=ch)
         else:
-            # Nothing in the lab dialplan keeps a continued channel: it hangs up.
+            # No such extension in the lab dialplan: the channel hangs up.
             self._soon(self._dialplan_ends, ch, owner=ch)
 
     def redirect(self, ch: Channel, endpoint: str) -> None:
@@ -950,7 +1012,8 @@ class PbxEngine:
         snoop.role = "snoop"
         target.snoops.add(snoop)
         self._add_channel(snoop)
-        self._enter_stasis(snoop, app, app_args.split(",") if app_args else [])
+        self._enter_stasis(snoop, app, app_args.split(",") if app_args else [],
+                           set_dialplan=False)
         return snoop
 
     def set_variable(self, ch: Channel, name: str, value: str) -> None:
@@ -1036,10 +1099,15 @@ class PbxEngine:
             return
         br.channels.remove(ch)
         ch.bridge = None
+        br.update_technology()
         if ch.variables.get("BRIDGEPEER"):
             self._varset(ch, "BRIDGEPEER", "")
         if self.conns or self.listeners:
-            self.emit("ChannelLeftBridge", {"bridge": br.json(), "channel": ch.json()},
+            snapshot = br.json()
+            if not br.channels and br.recordings:
+                # the recorder is the last one in the bridge for a moment (as recorded)
+                snapshot["channels"] = [r.channel_id for r in br.recordings]
+            self.emit("ChannelLeftBridge", {"bridge": snapshot, "channel": ch.json()},
                       channels=(ch,), bridges=(br,))
         else:
             self.emit("ChannelLeftBridge", {}, channels=(ch,), bridges=(br,))
@@ -1058,8 +1126,9 @@ class PbxEngine:
             extras.append(br.moh_name)
         for ch in br.channels:
             others = [c.name for c in br.channels if c is not ch]
-            value = ",".join(extras + others) if (others or extras) else ""
-            if ch.variables.get("BRIDGEPEER", "") != value:
+            value = ",".join(extras + others)
+            # Asterisk leaves the last one's BRIDGEPEER alone when it ends up by itself
+            if value and ch.variables.get("BRIDGEPEER", "") != value:
                 self._varset(ch, "BRIDGEPEER", value)
 
     def bridge_destroy(self, br: Bridge) -> None:
@@ -1135,6 +1204,7 @@ class PbxEngine:
         n = self._unreal
         self._unreal += 1
         rec.recorder_name = f"Recorder/ARI-{n:08x};2"
+        rec.channel_id = self._new_id()
         self.live_recordings[name] = rec
         target.recordings.add(rec)
         if is_bridge:
@@ -1156,7 +1226,10 @@ class PbxEngine:
         target = rec.target
         chans = (target,) if isinstance(target, Channel) else ()
         bridges = (target,) if isinstance(target, Bridge) else ()
-        self.emit(etype, {"recording": rec.json()}, channels=chans, bridges=bridges)
+        # A subscribeAll socket whose app also watches the target gets recording events
+        # twice (once per subscription), as recorded in the subscribeAll trace.
+        self.emit(etype, {"recording": rec.json()}, channels=chans, bridges=bridges,
+                  twice_for_all=True)
 
     def get_live(self, name: str) -> LiveRecording:
         rec = self.live_recordings.get(name)
@@ -1272,7 +1345,14 @@ class PbxEngine:
             return
         pb.state = "playing"
         self._pb_event("PlaybackStarted", pb)
-        seconds = self._media_seconds(pb.media[pb.index])
+        uri = pb.media[pb.index]
+        seconds = self._media_seconds(uri)
+        if seconds is None and uri.partition(":")[0] not in MEDIA_SCHEMES:
+            # An unknown scheme starts and is then silently dropped: the recorded Asterisk
+            # sent PlaybackStarted and never a PlaybackFinished (errors.json).
+            self.playbacks.pop(pb.id, None)
+            pb.target.playbacks.discard(pb)
+            return
         if seconds is None:
             self._playback_finish(pb, "failed")
             return

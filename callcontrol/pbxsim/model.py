@@ -143,6 +143,8 @@ class Channel:
         self.playbacks: set[Playback] = set()
         self.role = ""                        # caller | agent | customer | snoop | app
         self.started = False                  # the called side's dialplan has started
+        self.program: list[tuple[str, str]] | None = None   # dialplan being run
+        self.pc = 0
 
     def json(self) -> dict[str, Any]:
         return {
@@ -232,6 +234,7 @@ class LiveRecording:
     cause: str | None = None
     timer: Any = None
     recorder_name: str = ""
+    channel_id: str = ""                      # the Recorder channel's id
 
     def close_segment(self, now: float) -> None:
         if self.state in ("recording", "paused") and not self.paused:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from callcontrol.pbxsim import audio
-from callcontrol.pbxsim.engine import AriHttpError, AsteriskCrashed
+from callcontrol.pbxsim.engine import SOUNDS, AriHttpError, AsteriskCrashed
 from callcontrol.pbxsim.model import HANGUP_REASONS
 
 if TYPE_CHECKING:
@@ -450,6 +450,24 @@ def playbacks_control(sim: PbxSimulator, p: Params, playbackId: str) -> Result:
     return _ok()
 
 
+# ---------------------------------------------------------------------------- sounds
+def _sound_json(sound_id: str) -> dict[str, Any]:
+    return {"id": sound_id, "formats": [{"language": "en", "format": "gsm"}]}
+
+
+def sounds_list(sim: PbxSimulator, p: Params) -> Result:
+    lang, fmt = p.get("lang"), p.get("format")
+    if (lang not in (None, "en")) or (fmt not in (None, "gsm")):
+        return _ok([])
+    return _ok([_sound_json(s) for s in sorted(SOUNDS)])
+
+
+def sounds_get(sim: PbxSimulator, p: Params, soundId: str) -> Result:
+    if soundId not in SOUNDS:
+        raise AriHttpError(404, "Sound not found")
+    return _ok(_sound_json(soundId))
+
+
 # ---------------------------------------------------------------------------- endpoints
 def _endpoint_json(sim: PbxSimulator, resource: str) -> dict[str, Any]:
     device = sim.engine.devices[resource]
@@ -694,6 +712,9 @@ ARI_ROUTES: tuple[Route, ...] = (
     Route("GET", "/playbacks/{playbackId}", playbacks_get, (), "Playback"),
     Route("DELETE", "/playbacks/{playbackId}", playbacks_stop),
     Route("POST", "/playbacks/{playbackId}/control", playbacks_control, ("operation",)),
+    # sounds
+    Route("GET", "/sounds", sounds_list, ("lang", "format"), "List[Sound]"),
+    Route("GET", "/sounds/{soundId}", sounds_get, (), "Sound"),
     # endpoints
     Route("GET", "/endpoints", endpoints_list, (), "List[Endpoint]"),
     Route("GET", "/endpoints/{tech}", endpoints_by_tech, (), "List[Endpoint]"),
