@@ -187,3 +187,37 @@ async def test_supervisor_creates_and_activates_a_definition(cc_app) -> None:
     assert resp.status == 303
     search = await (await cc_app.client.get("/cc")).text()
     assert 'value="contact.phone"' in search and 'value="contact.name"' not in search
+
+
+async def test_a_heavy_contact_page_renders_with_bounded_statements(cc_app) -> None:
+    import time
+
+    from sqlalchemy import event
+
+    from callcontrol.app import ENGINE
+    from tests.cc.test_contact_view import make_customer
+
+    await cc_app.login("ada")
+    async with cc_app.sessions() as session, session.begin():
+        light = await make_customer(session, "Light", 1)
+        heavy = await make_customer(session, "Heavy", 300)
+    engine = cc_app.client.app[ENGINE]
+
+    async def render_everything(cid: int) -> tuple[int, float]:
+        statements = []
+        listener = lambda *a: statements.append(1)  # noqa: E731
+        event.listen(engine.sync_engine, "before_cursor_execute", listener)
+        started = time.perf_counter()
+        try:
+            assert (await cc_app.client.get(f"/cc/contacts/{cid}")).status == 200
+            for name in ("subscriptions", "financials", "work", "customer", "rewards"):
+                resp = await cc_app.client.get(f"/cc/contacts/{cid}/sections/{name}")
+                assert resp.status == 200
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", listener)
+        return len(statements), time.perf_counter() - started
+
+    light_count, _ = await render_everything(light)
+    heavy_count, seconds = await render_everything(heavy)
+    assert heavy_count == light_count <= 80
+    assert seconds < 2.0
