@@ -28,13 +28,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from sqlalchemy import select
 
 from callcontrol.agents.states import AgentState, Cause
 from callcontrol.app import BUS
+from callcontrol.crm.models import User
 from callcontrol.desk.keys import AGENTS, POPS
 from callcontrol.desk.pops import topic
 from callcontrol.errors import ApiError, Forbidden, Unauthorized, ValidationFailed
-from callcontrol.web.auth import USER, user_from_request
+from callcontrol.web.auth import SESSIONS, USER, user_from_request
 from callcontrol.web.csrf import check_origin
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 25.0
 MAX_MESSAGE_BYTES = 16 * 1024
 BURST, RATE = 20.0, 5.0  # client messages: a burst of 20, then 5 a second
+REVALIDATE_SECONDS = 60.0
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("desk_sockets")
 
 Action = Callable[[web.Request, Any, dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -65,13 +68,18 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await ws.send_json({"type": "hello", "agent": status.to_json() if status else None})
         for pop in await request.app[POPS].active(user.id):
             await ws.send_json(pop)
-        forward = asyncio.create_task(_forward(sub, ws), name=f"ws-forward-{user.id}")
+        tasks = [asyncio.create_task(_forward(sub, ws), name=f"ws-forward-{user.id}"),
+                 asyncio.create_task(_watch_user(request, ws, user.id))]
+        logger.debug("agent %s websocket open", user.id)
         try:
             await _read(request, ws, user)
         finally:
-            forward.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await forward
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            logger.debug("agent %s websocket closed", user.id)
     return ws
 
 
@@ -100,6 +108,22 @@ class MessageBudget:
             return False
         self.tokens -= 1
         return True
+
+
+async def _watch_user(request: web.Request, ws: web.WebSocketResponse, user_id: int) -> None:
+    """A socket outlives its handshake: a deactivated account stops receiving pops."""
+    while not ws.closed:
+        await asyncio.sleep(REVALIDATE_SECONDS)
+        try:
+            async with request.app[SESSIONS]() as session:
+                active = await session.scalar(select(User.active).where(User.id == user_id))
+        except Exception:  # a database blip is not a reason to drop the agent
+            logger.warning("could not re-check user %s of a websocket", user_id)
+            continue
+        if not active:
+            logger.info("closing the websocket of deactivated user %s", user_id)
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"account deactivated")
+            return
 
 
 async def _read(request: web.Request, ws: web.WebSocketResponse, user: Any) -> None:

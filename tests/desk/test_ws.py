@@ -215,3 +215,21 @@ async def test_oversized_and_binary_messages_do_not_crash_the_socket(dsk):
         msg = await ws.receive(timeout=2)
     closing = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
     assert msg.type in closing
+
+
+async def test_a_deactivated_users_socket_is_closed(dsk, monkeypatch):
+    from sqlalchemy import update
+
+    from callcontrol.crm.models import User
+    from callcontrol.desk import ws as desk_ws
+
+    monkeypatch.setattr(desk_ws, "REVALIDATE_SECONDS", 0.05)
+    uid, token = await dsk.user("ann")
+    async with dsk.client.ws_connect(WS, headers=dsk.bearer(token)) as ws:
+        await _receive(ws, "hello")
+        await asyncio.sleep(0.15)
+        assert not ws.closed
+        async with dsk.db.sessions() as session, session.begin():
+            await session.execute(update(User).where(User.id == uid).values(active=False))
+        msg = await ws.receive(timeout=2)
+    assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1008

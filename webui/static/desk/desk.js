@@ -75,10 +75,14 @@
       try { message = JSON.parse(event.data); } catch (e) { return; }
       if (message && typeof message.type === "string") { receive(message); }
     });
-    socket.addEventListener("close", function () {
+    socket.addEventListener("close", function (event) {
       clearTimeout(pingTimer);
       clearTimeout(pongTimer);
       setLink("down");
+      if (event.code === 1008) {  // policy: the account was deactivated; do not hammer
+        showError("Your account can no longer receive calls; sign in again.");
+        return;
+      }
       // Back off, with jitter so a restarted server is not hit by every tab at once.
       var wait = Math.min(10000, 500 * Math.pow(2, retry++)) * (0.5 + Math.random() / 2);
       setTimeout(connect, wait);
