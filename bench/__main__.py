@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import datasets, docs, lookup, machine, report, search
+from bench import datasets, docs, floor, lookup, machine, report, search, storm
 from bench.datasets import BackendUnavailable, Dataset, prepare
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -43,14 +43,12 @@ class Benchmark:
     run: Callable[..., Awaitable[list[report.Row]]] | None = None
     queries: str = ""
     pending: str = ""  # why it is not implemented yet
+    scaled: bool = False  # run(ds, mode=, queries=) sets its own scale per mode (call path)
 
 
 BENCHMARKS = (
-    Benchmark("call-storm", "Call storm: pop latency and calls/s against callcontrol serve",
-              pending="needs the PBX simulator driving `callcontrol serve` with agent "
-              "websockets; follow-up by the lead (issue #8 item 1)"),
-    Benchmark("floor", "The floor: ARI events -> websocket pop with no logic",
-              pending="measured in the same run as call-storm (issue #8 item 2)"),
+    Benchmark(storm.NAME, storm.TITLE, storm.run, scaled=True),
+    Benchmark(floor.NAME, floor.TITLE, floor.run, scaled=True),
     Benchmark(lookup.NAME, lookup.TITLE, lookup.run, "lookups"),
     Benchmark(search.NAME, search.TITLE, search.run, "searches"),
     Benchmark("contact-view", "Contact view: server time to render a heavy contact",
@@ -134,10 +132,12 @@ async def _run_one(bench: Benchmark, args: argparse.Namespace, scale: Scale,
         result.status = "not yet"
         result.notes.append(f"not yet implemented: {bench.pending}")
         return result
-    queries = args.queries or getattr(scale, bench.queries)
-    result.scale["queries_per_case"] = queries
+    queries = args.queries or (getattr(scale, bench.queries) if bench.queries else None)
+    if queries:
+        result.scale["queries_per_case"] = queries
     for ds in ready:
-        result.rows += await bench.run(ds, queries=queries)
+        extra = {"mode": args.scale} if bench.scaled else {}
+        result.rows += await bench.run(ds, queries=queries, **extra)
     result.notes += problems
     if problems:
         result.status = "partial"
