@@ -1,4 +1,4 @@
-"""Wire the FastAGI server to the real CRM look-up (called by ``callcontrol serve``)."""
+"""Wire the FastAGI server to the CRM (called by ``callcontrol serve``)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcontrol.agi.crm import CallerMatch, find_callers
 from callcontrol.agi.server import AgiServer
 from callcontrol.config import Config
-from callcontrol.crm.lookup import ContactMatch, find_contacts_by_phone
 from callcontrol.metrics import Registry
-
-MAX_MATCHES = 10
 
 
 async def start_agi_server(config: Config | Any,
@@ -23,9 +21,9 @@ async def start_agi_server(config: Config | Any,
     ``callcontrol_agi_requests_total``.
     """
 
-    async def lookup(e164: str) -> list[ContactMatch]:
+    async def lookup(e164: str) -> list[CallerMatch]:
         async with sessions() as session:
-            return await find_contacts_by_phone(session, e164, limit=MAX_MATCHES)
+            return await find_callers(session, e164)
 
     counter = metrics.counter("callcontrol_agi_requests_total") if metrics else None
     server = AgiServer(lookup=lookup, region=config.default_region,
