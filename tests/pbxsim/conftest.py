@@ -121,3 +121,31 @@ async def ari(sim: PbxSimulator) -> AsyncIterator[Ari]:
         client = Ari(sim, session)
         yield client
         await client.close()
+
+
+@pytest.fixture(autouse=True)
+def validated_output(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every event every simulator emits and every ARI response it sends in these tests is
+    validated against the Swagger models (``api-docs``); the test fails on any problem."""
+    from tests.pbxsim.swagger import check_event, check_response
+
+    problems: list[str] = []
+    seen = {"events": 0, "responses": 0}
+    original = PbxSimulator.__init__
+
+    def on_event(event: dict[str, Any], targets: set[str]) -> None:
+        seen["events"] += 1
+        problems.extend(check_event(event))
+
+    def on_response(route: Any, status: int, body: Any) -> None:
+        seen["responses"] += 1
+        problems.extend(check_response(route.method, route.path, route.model, status, body))
+
+    def init(self: PbxSimulator, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.add_event_listener(on_event)
+        self.response_listeners.append(on_response)
+
+    monkeypatch.setattr(PbxSimulator, "__init__", init)
+    yield seen
+    assert not problems, "output not as the ARI models say:\n" + "\n".join(problems[:40])

@@ -178,6 +178,8 @@ class Replay:
         delay = self._t0 + t * self.sim.time_scale - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
+        else:
+            self._t0 -= delay      # behind (waiting for events): keep the gaps from here on
 
     async def run(self) -> None:
         self._t0 = asyncio.get_running_loop().time()
