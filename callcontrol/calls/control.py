@@ -634,7 +634,12 @@ class CallControl:
             await self._ari("stop moh", self.ari.bridges.stop_moh(call.bridge_id))
             call.moh = False
         joining = [leg.id] if call.customer.in_bridge else [call.customer.id, leg.id]
-        await self.ari.bridges.add_channel(call.bridge_id, joining)
+        try:
+            await self.ari.bridges.add_channel(call.bridge_id, joining)
+        except ari_errors.AriError as exc:
+            # the caller went away meanwhile: their StasisEnd (queued) ends the call
+            logger.warning("bridging the agent failed: %s", exc)
+            return
         call.customer.in_bridge = leg.in_bridge = True
         first = call.answered_at is None
         call.phase = Phase.CONNECTED
