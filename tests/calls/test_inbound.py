@@ -43,6 +43,7 @@ async def test_answered_call_is_bridged_recorded_and_logged(env):
     # the other leg was hung up: nothing of this call is left on the PBX
     await eventually(lambda: not [c for c in env.sim.channels if c.startswith(call_id)],
                      what="agent leg hung up")
+    assert call.bridge_id not in env.sim.bridges and not env.sim.live_recordings
     # wrap-up, then ready again
     await env.saw_state(anna, AgentState.WRAP_UP)
     await env.wait_agent(anna, AgentState.READY, timeout=3)
@@ -251,3 +252,26 @@ async def test_failing_lookup_is_retried_for_the_record(env, monkeypatch):
 async def _contact_of(env, call_id, contact_id) -> bool:
     comm = await env.comm(call_id)
     return comm is not None and comm.contact_id == contact_id
+
+
+async def test_sip_phone_caller_answered_and_cancelling(tmp_path):
+    """A real SIP caller (one PJSIP channel, no Local pair): answered, then one who CANCELs."""
+    from tests.calls.conftest import call_env
+
+    async with call_env(tmp_path, ring_timeout=10.0) as env:
+        agent = await env.add_agent("anna", "1001")
+        sim_call = await env.place(number=MARIA, technology="PJSIP", hangup_after=50)
+        assert sim_call.caller_channel_id == sim_call.stasis_channel_id
+        comm = await env.completed(env.call_id_of(sim_call))
+        assert comm.agent_id == agent and comm.hangup_cause == "caller_hangup"
+        assert env.store.path(comm.recording).is_file()
+
+        await env.wait_agent(agent, AgentState.READY)
+        env.sim.set_device("PJSIP/1001", behaviour="no_answer")
+        cancelling = await env.sim.place_call(number=MARIA, technology="PJSIP",
+                                              give_up_after=30)
+        comm = await env.completed(env.call_id_of(cancelling))
+        assert comm.category == "missed" and comm.hangup_cause == "abandoned"
+        await env.wait_agent(agent, AgentState.READY)
+        assert not env.sim.channels
+        assert not [b for b in env.sim.bridges if b.startswith("callcontrol:")]
