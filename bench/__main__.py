@@ -19,7 +19,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import contact_view, datasets, docs, floor, lookup, machine, report, search, storm
+from bench import (
+    contact_view,
+    datasets,
+    docs,
+    fanout,
+    floor,
+    lookup,
+    machine,
+    report,
+    search,
+    storm,
+)
 from bench.datasets import BackendUnavailable, Dataset, prepare
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -52,8 +63,7 @@ BENCHMARKS = (
     Benchmark(lookup.NAME, lookup.TITLE, lookup.run, "lookups"),
     Benchmark(search.NAME, search.TITLE, search.run, "searches"),
     Benchmark(contact_view.NAME, contact_view.TITLE, contact_view.run, scaled=True),
-    Benchmark("fan-out", "Fan-out: 2,000 agent websockets, memory and pop latency",
-              pending="follow-up by the lead (issue #8 item 6)"),
+    Benchmark(fanout.NAME, fanout.TITLE, fanout.run, scaled=True),
 )
 
 

@@ -283,6 +283,7 @@ class PopClock:
         self.first_sent: float | None = None
         self.last_pop: float | None = None
         self.other_messages = 0
+        self.hellos = 0  # the websocket's greeting: one per connected agent socket
 
     def listener(self, event: dict[str, Any], _targets: set[str]) -> None:
         if event.get("type") != "StasisStart":
@@ -297,6 +298,8 @@ class PopClock:
     def on_message(self, text: str) -> None:
         if '"call.ringing"' not in text:
             self.other_messages += 1
+            if '"hello"' in text:
+                self.hellos += 1
             return
         now = time.perf_counter()
         data = json.loads(text)

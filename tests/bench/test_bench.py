@@ -81,7 +81,7 @@ def test_docs_table_uses_the_latest_full_run_only(tmp_path):
         r = report.Result("lookup", "t", "python -m bench", {"mode": mode, "contacts": 1000},
                           {"cpu": "x", "cores": 2, "python": "3.11", "sqlite": "3"},
                           started_at=stamp)
-        r.rows = [report.Row("sqlite", "known + unknown callers", 10, 1.0, 1.5, p99)]
+        r.rows = [report.Row("sqlite", "screen-pop look-up", 10, 1.0, 1.5, p99)]
         return r
 
     report.write(result("full", "2026-01-01T00:00:00+00:00", 1.5), tmp_path)
@@ -90,6 +90,6 @@ def test_docs_table_uses_the_latest_full_run_only(tmp_path):
     doc.write_text(f"intro\n{docs.START}\nold\n{docs.END}\noutro\n")
     docs.update(doc, tmp_path)
     text = doc.read_text()
-    assert "| E.164 look-up p99 < 2 ms (SQLite) | p99 1.50 ms | 1,000 | meets |" in text
-    assert "(PostgreSQL) | not measured yet" in text and "old" not in text
+    assert "| E.164 look-up p99 < 2 ms: screen pop, SQLite | p99 1.50 ms | 1,000 | meets |" in text
+    assert "screen pop, PostgreSQL | not measured yet" in text and "old" not in text
     assert text.startswith("intro\n") and text.endswith("outro\n")
