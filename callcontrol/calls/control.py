@@ -116,6 +116,7 @@ class CallControl:
         self._dispatcher: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._agent_chain: dict[int, asyncio.Future[Any]] = {}
+        self._retiring: set[Journal] = set()
         self.agent_wait = 2.0        # how long a call step waits for an agent state change
         self._closing = False
         self.resyncs = 0
@@ -149,9 +150,10 @@ class CallControl:
         runners = [c.runner for c in self.calls.values() if c.runner and not c.runner.done()]
         if runners:
             await asyncio.wait(runners, timeout=flush_timeout)
-        for call in list(self.calls.values()):
-            await call.journal.flush(flush_timeout)
-            call.journal.close()
+        journals = [c.journal for c in self.calls.values()] + list(self._retiring)
+        for journal in journals:   # what ended calls still have to write gets its chance
+            await journal.flush(flush_timeout)
+            journal.close()
         pending = [t for t in self._agent_chain.values() if not t.done()]
         if pending:   # agent state changes in flight get a moment to land
             await asyncio.wait(pending, timeout=flush_timeout)
@@ -847,10 +849,14 @@ class CallControl:
         while len(self.ended) > 1000:
             self.ended.popitem(last=False)
         self._set_active()
-        self._spawn(self._retire_journal(call))
+        self._retiring.add(call.journal)
+        self._spawn(self._retire_journal(call.journal))
 
-    async def _retire_journal(self, call: Call) -> None:
-        await call.journal.flush(3600)
+    async def _retire_journal(self, journal: Journal) -> None:
+        try:
+            await journal.flush(3600)
+        finally:
+            self._retiring.discard(journal)
 
     def _set_active(self) -> None:
         self.metrics["callcontrol_calls_active"].set(len(self.calls))
@@ -1254,8 +1260,7 @@ class CallControl:
     def _publish(self, call: Call, kind: str) -> None:
         if self.bus is None:
             return
-        data = {"type": kind, **call.snapshot(), "outcome": call.outcome,
-                "hangup_cause": call.hangup_cause}
+        data = {"type": kind, **call.snapshot()}
 
         async def send() -> None:
             try:

@@ -122,4 +122,5 @@ class Call:
             "supervisor": dict(self.supervisor) if self.supervisor else None,
             "started_at": self.started_at.isoformat(),
             "answered_at": self.answered_at.isoformat() if self.answered_at else None,
+            "outcome": self.outcome, "hangup_cause": self.hangup_cause,
         }

@@ -122,3 +122,14 @@ async def test_agent_cancels_while_the_customer_rings(env, api):
     assert comm.category == "failed" and comm.hangup_cause == "agent_cancelled"
     assert not [c for c in env.sim.channels if c.startswith(call_id)]
     await env.saw_state(agent, AgentState.WRAP_UP)
+
+
+async def test_agent_device_unreachable(env, api):
+    agent = await env.add_agent("anna", "1001", device="PJSIP/no-such-phone")
+    status, body = await api.post("/api/v1/calls", agent, {"number": CUSTOMER})
+    assert status == 201
+    assert body["state"] == "ended" and body["outcome"] == "failed"
+    assert body["hangup_cause"] == "agent_unreachable"
+    comm = await env.completed(body["call_id"])
+    assert comm.category == "failed" and comm.hangup_cause == "agent_unreachable"
+    await env.wait_agent(agent, AgentState.READY)
