@@ -81,3 +81,18 @@ async def test_add_a_service_bill_the_subscription_then_pay_the_bill(cc_app) -> 
         account = await session.get(AccountReceivable, aid)
         paid = await session.get(Bill, bill.id)
     assert str(account.balance) == "0.00" and paid.state == "paid"
+
+
+async def test_engineers_read_but_do_not_change_customer_records(cc_app) -> None:
+    token = await cc_app.login("eng", "engineer")
+    async with cc_app.sessions() as session, session.begin():
+        c = await f.person(session, "Jan", "Kowalski")
+        acc = await f.account(session, c, "A-8")
+        sub = await f.subscription(session, acc, "S-8")
+        cid, sid = c.id, sub.id
+    assert (await cc_app.client.get(f"/cc/contacts/{cid}")).status == 200
+    for path, data in ((f"/cc/contacts/{cid}/edit", {"first_name": "X", "last_name": "Y"}),
+                       (f"/cc/subscriptions/{sid}/services", {"name": "TV", "kind": "optional"}),
+                       (f"/cc/subscriptions/{sid}/bill", {"amount": "1"}),
+                       ("/cc/actions/log-person", {"first_name": "A", "last_name": "B"})):
+        assert (await cc_app.post(path, data, token)).status == 403, path

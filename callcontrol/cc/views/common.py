@@ -12,6 +12,8 @@ from callcontrol.cc.settings import Settings
 from callcontrol.web.auth import SESSIONS
 
 NOTICE = "cc_notice"
+# Who may change customer records (engineers read the Centre, they do not serve customers).
+WRITE_ROLES = ("agent", "supervisor", "admin")
 
 
 async def load_settings(request: web.Request) -> Settings:

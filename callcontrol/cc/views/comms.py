@@ -9,7 +9,13 @@ from sqlalchemy import select
 from callcontrol.app import CONFIG
 from callcontrol.cc import comms
 from callcontrol.cc.actions.forms import ActionFailed
-from callcontrol.cc.views.common import path_id, pop_notice, query_id, set_notice
+from callcontrol.cc.views.common import (
+    WRITE_ROLES,
+    path_id,
+    pop_notice,
+    query_id,
+    set_notice,
+)
 from callcontrol.crm.models import Communication, CommunicationTemplate, Contact
 from callcontrol.web.auth import SESSIONS, current_user
 from callcontrol.web.pages import page, render
@@ -44,7 +50,7 @@ async def edit(request: web.Request) -> web.Response:
         return await _page(request, session, path_id(request))
 
 
-@page
+@page(roles=WRITE_ROLES)
 async def save(request: web.Request) -> web.Response:
     comm_id = path_id(request)
     form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
@@ -62,7 +68,7 @@ async def save(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/cc/communications/{comm_id}")
 
 
-@page
+@page(roles=WRITE_ROLES)
 async def follow_up(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         comm, _, _ = await _load(session, path_id(request))

@@ -9,7 +9,7 @@ from callcontrol.app import CONFIG
 from callcontrol.cc import editing
 from callcontrol.cc.actions.forms import ActionFailed
 from callcontrol.cc.contact_view import load_contact
-from callcontrol.cc.views.common import path_id, pop_notice, set_notice
+from callcontrol.cc.views.common import WRITE_ROLES, path_id, pop_notice, set_notice
 from callcontrol.crm.models import AccountReceivable, Contact, Subscription
 from callcontrol.crm.models import SubscriptionService as Service
 from callcontrol.web.auth import SESSIONS, current_user
@@ -37,7 +37,7 @@ async def edit_contact(request: web.Request) -> web.Response:
     return await _contact_page(request, contact, values, {})
 
 
-@page
+@page(roles=WRITE_ROLES)
 async def save_contact(request: web.Request) -> web.Response:
     contact_id = path_id(request)
     form = _form(await request.post())
@@ -100,12 +100,12 @@ async def _subscription_change(request: web.Request, change, notice: str) -> web
     raise web.HTTPSeeOther(f"/cc/subscriptions/{sub_id}")
 
 
-@page
+@page(roles=WRITE_ROLES)
 async def add_service(request: web.Request) -> web.Response:
     return await _subscription_change(request, editing.add_service, "Service added")
 
 
-@page
+@page(roles=WRITE_ROLES)
 async def bill(request: web.Request) -> web.Response:
     return await _subscription_change(request, editing.bill_subscription,
                                       "Subscription billed; the bill is in Financials")
