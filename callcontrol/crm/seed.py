@@ -204,6 +204,8 @@ async def _write(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]
 async def _next_ids(conn: AsyncConnection) -> _Ids:
     next_ids = {}
     for name, table in Base.metadata.tables.items():
+        if "id" not in table.c:  # e.g. agent_status (keyed by user), once its model is imported
+            continue
         top = (await conn.execute(select(func.max(table.c.id)))).scalar()
         next_ids[name] = int(top or 0) + 1
     return _Ids(next_ids)
@@ -222,7 +224,9 @@ async def _scheme(conn: AsyncConnection) -> int:
 async def _fix_sequences(conn: AsyncConnection) -> None:
     if conn.dialect.name != "postgresql":
         return
-    for name in Base.metadata.tables:
+    for name, table in Base.metadata.tables.items():
+        if "id" not in table.c:
+            continue
         await conn.execute(text(
             f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608 - our names
             f"COALESCE((SELECT max(id) FROM {name}), 0) + 1, false)"))
