@@ -117,3 +117,21 @@ def test_cli_checks_every_file_and_exits_nonzero_on_a_broken_copy(tmp_path):
                          env={"PATH": "", "CALLCONTROL_VAR_DIR": str(tmp_path / "var")})
     assert out.returncode == 1, out.stderr
     assert f"{tmp_path}/extensions.conf:" in out.stdout and "Stasis() names 'x'" in out.stdout
+
+
+def test_included_files_are_linted_where_they_are(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "extensions.conf").write_text(
+        _text("extensions.conf") + '\n#include "sub/more.conf"\n')
+    (tmp_path / "sub" / "more.conf").write_text(
+        "[more]\nexten => s,1,NoSuchApp()\n same => n,Hangup()\n")
+    errors = [str(f) for f in check_files([tmp_path / "extensions.conf"], load_config({}))
+              if f.error]
+    assert errors == [f"{tmp_path}/sub/more.conf:2: E_APP_MISSING: app 'NoSuchApp' does not "
+                      "exist, dialplan will halt here!"]
+
+
+def test_linter_warnings_can_be_silenced_with_alint_ignore(monkeypatch):
+    text = _text("extensions.conf").replace(" same => n,Hangup()", " same => n,Hangup(", 1)
+    monkeypatch.setenv("ALINT_IGNORE", "W_APP_BALANCE")
+    assert _errors({"extensions.conf": text}) == []
