@@ -34,9 +34,15 @@ def test_page(app: web.Application) -> None:
 
 
 @pytest.fixture
-def db_url(tmp_path) -> str:
-    """Desk tests run on SQLite; the agent service tests cover PostgreSQL too."""
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """Desk tests run on SQLite; a test asks for PostgreSQL too with
+    ``@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)``."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        return request.getfixturevalue("postgres_database")
     return f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}"
+
+
+BOTH_DATABASES = pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 
 
 def namespaced(redis_url: str, prefix: str):

@@ -7,6 +7,7 @@ import logging
 from sqlalchemy import select
 
 from callcontrol.crm.models import Communication, CommunicationCentreDefinition
+from tests.desk.conftest import BOTH_DATABASES
 
 EVENTS = "/api/v1/cti/events"
 WS = "/api/v1/ws"
@@ -31,6 +32,7 @@ async def _comm(dsk, call_id: str) -> Communication:
         return await session.scalar(select(Communication).where(Communication.call_id == call_id))
 
 
+@BOTH_DATABASES
 async def test_a_pbx_call_pops_logs_a_communication_and_drives_the_agent(dsk):
     pbx = await _pbx(dsk)
     uid, token = await dsk.user("ann", extension="1001")

@@ -7,6 +7,7 @@ import aiohttp
 import pytest
 
 from callcontrol.desk.pops import build_pop
+from tests.desk.conftest import BOTH_DATABASES
 
 WS = "/api/v1/ws"
 
@@ -70,6 +71,7 @@ async def test_bearer_socket_says_hello_with_the_agents_status(dsk):
     assert hello["agent"]["state"] == "ready" and hello["agent"]["extension"] == "1001"
 
 
+@BOTH_DATABASES
 async def test_an_agent_never_receives_another_agents_pop(dsk):
     a, token_a = await dsk.user("ann")
     b, token_b = await dsk.user("bob")
