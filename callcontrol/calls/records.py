@@ -76,15 +76,10 @@ class Records:
             rows = await session.execute(
                 select(Communication).where(
                     Communication.state == "draft", Communication.media == "phone",
-                    Communication.call_id.like(_like_prefix(call_id_prefix)),
+                    Communication.call_id.startswith(call_id_prefix, autoescape=True),
                 ).order_by(Communication.id)
             )
             return list(rows.scalars())
-
-
-def _like_prefix(prefix: str) -> str:
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
 
 
 async def _by_call_id(session: AsyncSession, call_id: str) -> Communication | None:

@@ -1,0 +1,67 @@
+"""The call record layer on SQLite and PostgreSQL: idempotent writes, drafts by app prefix."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from callcontrol.calls.records import (
+    Journal,
+    Records,
+    callback_op,
+    draft_op,
+    update_op,
+)
+from callcontrol.calls.store import RecordingStore
+from callcontrol.crm.models import Activity, Communication
+
+
+async def test_writes_are_idempotent_and_drafts_found_by_app_prefix(db):
+    records = Records(db.sessions)
+    now = datetime.now(UTC)
+    fields = {"direction": "inbound", "started_at": now, "caller_number": "+35799123456"}
+    first = await records.run(draft_op("call_ctl:1", fields))
+    assert await records.run(draft_op("call_ctl:1", fields)) == first     # no duplicate
+    await records.run(draft_op("callXctl:2", fields))                      # '_' is no wildcard
+    await records.run(draft_op("call_ctl:3", fields))
+    await records.run(update_op("call_ctl:3", {"state": "completed", "ended_at": now}))
+    assert [c.call_id for c in await records.drafts("call_ctl:")] == ["call_ctl:1"]
+    a = await records.run(callback_op("call_ctl:1", None, "+35799123456", now))
+    assert await records.run(callback_op("call_ctl:1", None, "+35799123456", now)) == a
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Communication)) == 3
+        activity = await session.get(Activity, a)
+        assert activity.subject == "Call back +35799123456" and activity.state == "Pending"
+
+
+async def test_journal_keeps_order_and_retries(db):
+    records = Records(db.sessions, retry_initial=0.01, retry_max=0.02)
+    real, failures = records.run, []
+
+    async def flaky(op):
+        if len(failures) < 3:
+            failures.append(op)
+            raise ConnectionError("database restarting")
+        return await real(op)
+    records.run = flaky
+    journal = Journal(records, "app:9")
+    now = datetime.now(UTC)
+    draft = journal.submit(draft_op("app:9", {"direction": "inbound", "started_at": now}))
+    journal.submit(update_op("app:9", {"answered_at": now}))
+    journal.submit(update_op("app:9", {"state": "completed", "hangup_cause": "caller_hangup"}))
+    assert await journal.flush(5) and journal.idle
+    assert draft.result() and journal.failures == 3
+    comm = await Records(db.sessions).communication("app:9")
+    assert comm.state == "completed" and comm.answered_at is not None
+
+
+def test_recording_store_refuses_names_that_escape(tmp_path):
+    store = RecordingStore(tmp_path)
+    assert store.path("callcontrol_1.2-a") == tmp_path / "callcontrol_1.2-a.wav"
+    for bad in ("../x", "a/b", "", ".hidden", "a..b", "x" * 200, "a:b"):
+        try:
+            store.path(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} accepted")
