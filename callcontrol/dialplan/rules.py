@@ -21,6 +21,9 @@ _SECTION = re.compile(r"^\[([^\]]+)\](?:\(([^)]*)\))?")
 _STASIS = re.compile(r"\bStasis\(([^,)]*)", re.IGNORECASE)
 _AGI = re.compile(r"agi://([^/:\s,)]+)(?::([^/\s,)]+))?", re.IGNORECASE)
 _VAR = re.compile(r"^\$\{([A-Za-z0-9_]+)\}$")
+# Shell access from a file anyone with the engineer role can edit in a browser would turn a
+# stolen web session into commands on the Asterisk host.
+_SHELL = re.compile(r"\b(TrySystem|System)\(|\$\{SHELL\(", re.IGNORECASE)
 
 
 @dataclass
@@ -59,6 +62,9 @@ def dialplan_rules(name: str, text: str, config: Any) -> list[Finding]:
     globals_ = next((s.values for s in sections if s.name == "globals"), {})
     found = []
     for no, code in lines:
+        if m := _SHELL.search(code):
+            found.append(Finding(name, no, f"{m[0].strip('${(')}() runs shell commands on the "
+                                 "Asterisk host: not allowed in the files callcontrol manages"))
         for app in _STASIS.findall(code):
             if (resolved := _resolve(app, globals_)) != config.ari.app:
                 found.append(Finding(name, no, f"Stasis() names {resolved!r}, expected the "

@@ -135,3 +135,13 @@ def test_linter_warnings_can_be_silenced_with_alint_ignore(monkeypatch):
     text = _text("extensions.conf").replace(" same => n,Hangup()", " same => n,Hangup(", 1)
     monkeypatch.setenv("ALINT_IGNORE", "W_APP_BALANCE")
     assert _errors({"extensions.conf": text}) == []
+
+
+@pytest.mark.parametrize("line", [" same => n,System(rm -rf /tmp/x)",
+                                  " same => n,TrySystem(id)",
+                                  " same => n,Set(X=${SHELL(id)})"])
+def test_shell_access_is_refused(line):
+    text = _text("extensions.conf").replace(" same => n,Hangup()", line + "\n same => n,Hangup()",
+                                            1)
+    errors = _errors({"extensions.conf": text})
+    assert len(errors) == 1 and "runs shell commands on the Asterisk host" in errors[0]
