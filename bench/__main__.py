@@ -27,6 +27,7 @@ from bench import (
     floor,
     lookup,
     machine,
+    plot,
     report,
     search,
     storm,
@@ -173,6 +174,10 @@ async def main(argv: list[str] | None = None) -> int:
                 shown = path.relative_to(machine.ROOT) if path.is_relative_to(machine.ROOT) \
                     else path
                 result.notes.append(f"written to {shown}")
+                if bench.name == storm.NAME and result.rows:
+                    png = plot.write(result.to_json(), args.results,
+                                     doc=plot.DOC_PNG if args.scale == "full" else None)
+                    result.notes.append(f"plot of pop latency against call rate: {png.name}")
             report.print_result(result, lines)
     finally:
         for ds in ready:

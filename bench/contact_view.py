@@ -70,8 +70,7 @@ HEAVY = {"accounts": 3, "subscriptions": 6, "bills": 400, "payments": 400,
 
 
 async def add_filler_contacts(sessions, count: int) -> None:  # noqa: ANN001
-    """Plain contacts around the heavy one (not ``crm.seed``: once the agents' models are
-    imported, as the app does, its id scan meets ``agent_status``, a table without ``id``)."""
+    """Plain contacts around the heavy one (its sections are what is measured)."""
     async with sessions() as session, session.begin():
         session.add_all([Contact(kind="person", first_name="Filler", last_name=f"Person {i}",
                                  search_name=f"filler person {i}") for i in range(count)])
