@@ -221,3 +221,25 @@ async def test_a_heavy_contact_page_renders_with_bounded_statements(cc_app) -> N
     heavy_count, seconds = await render_everything(heavy)
     assert heavy_count == light_count <= 80
     assert seconds < 2.0
+
+
+async def test_script_in_names_is_never_executed_anywhere(cc_app) -> None:
+    token = await cc_app.login("ada")
+    evil = "<script>alert(1)</script>"
+    resp = await cc_app.post("/cc/actions/log-person", {
+        "first_name": evil, "last_name": '"><img src=x onerror=alert(2)>',
+        "line1": evil, "city": evil}, token)
+    assert resp.status == 303
+    cid = int(resp.headers["Location"].split("/")[3].split("#")[0])
+    await cc_app.post("/cc/actions/plan-job", {"contact": cid, "type": "Repair",
+                                               "subject": evil}, token)
+    await cc_app.post("/cc/actions/create-communication", {
+        "contact": cid, "direction": "inbound", "media": "sms", "subject": evil}, token)
+    pages = [f"/cc/contacts/{cid}", f"/cc/contacts/{cid}/edit", "/cc/communications",
+             f"/cc/actions/create-communication?contact={cid}",
+             "/cc?field=contact.name&q=%25script%25"]
+    pages += [f"/cc/contacts/{cid}/sections/{n}" for n in ("work", "customer")]
+    for path in pages:
+        html = await (await cc_app.client.get(path)).text()
+        assert "<script>alert" not in html and "<img src=x" not in html, path
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
