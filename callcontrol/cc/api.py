@@ -14,6 +14,7 @@ from callcontrol.cc import actions, contact_view
 from callcontrol.cc import search as queries
 from callcontrol.cc.actions import ActionFailed, ActionForbidden, Context
 from callcontrol.cc.like import SearchInputError
+from callcontrol.cc.openapi import openapi
 from callcontrol.cc.views.common import load_settings, path_id
 from callcontrol.crm.models import Contact
 from callcontrol.errors import ApiError as BadRequest
@@ -154,3 +155,4 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/v1/cc/communications", communications)
     app.router.add_get(r"/api/v1/cc/contacts/{id}", contact)
     app.router.add_post(r"/api/v1/cc/actions/{slug}", run_action)
+    app.router.add_get("/api/v1/cc/openapi.json", openapi)

@@ -96,3 +96,13 @@ async def test_session_writes_to_the_api_need_the_csrf_header(cc_app) -> None:
     resp = await cc_app.client.post("/api/v1/cc/actions/take-lead", json=payload,
                                     headers={"X-CSRF-Token": token})
     assert resp.status == 201
+
+
+async def test_the_openapi_description_lists_every_route(cc_app) -> None:
+    token = await cc_app.token("bot")
+    resp = await cc_app.client.get("/api/v1/cc/openapi.json", headers=bearer(token))
+    doc = await resp.json()
+    routes = {r.resource.canonical for r in cc_app.client.app.router.routes()
+              if r.resource is not None and r.resource.canonical.startswith("/api/v1/cc/")}
+    assert doc["openapi"].startswith("3.") and routes - {"/api/v1/cc/openapi.json"} == set(
+        doc["paths"])
