@@ -114,11 +114,12 @@ async def run_sim(args: argparse.Namespace, config: Any) -> int:
                                      duration=args.duration, talk_time=args.talk_time)
         drain = args.talk_time * args.time_scale + 2.0
         with contextlib.suppress(TimeoutError):
-            await sim.wait_for(lambda: not sim.channels, drain)
+            await sim.wait_for(lambda: not sim.channels and not sim.bridges, drain)
         print(json.dumps({"placed": report.placed, "failed": report.failed,
                           "seconds": round(report.seconds, 3),
                           "rate": round(report.rate, 2),
                           "channels_left": len(sim.channels),
+                          "bridges_left": len(sim.bridges),
                           "counters": sim.counters}), flush=True)
         if args.keep_running:
             await asyncio.Event().wait()

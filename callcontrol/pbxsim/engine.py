@@ -305,7 +305,10 @@ class PbxEngine:
                 fut.set_exception(exc)
 
     async def wait_for(self, predicate: Callable[..., Any], timeout: float = 5.0) -> None:
-        """Wait until ``predicate()`` (or ``predicate(sim)``) is true; checked on every event."""
+        """Wait until ``predicate()`` (or ``predicate(sim)``) is true.
+
+        Checked after every event, and every 50 ms for predicates about other state (a test
+        helper: the simulator itself never polls)."""
         try:
             takes_sim = len(inspect.signature(predicate).parameters) >= 1
         except (TypeError, ValueError):
@@ -316,10 +319,17 @@ class PbxEngine:
         fut: asyncio.Future[None] = self.loop.create_future()
         entry = (check, fut)
         self._waiters.append(entry)
+        deadline = self.loop.time() + timeout
         try:
-            await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
-            raise TimeoutError(f"pbxsim: condition not met within {timeout} s") from None
+            while not fut.done():
+                remaining = deadline - self.loop.time()
+                if remaining <= 0:
+                    raise TimeoutError(f"pbxsim: condition not met within {timeout} s")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(fut), min(0.05, remaining))
+                if not fut.done() and check():
+                    return
+            fut.result()
         finally:
             self._waiters.remove(entry)
 
