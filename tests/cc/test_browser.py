@@ -100,3 +100,45 @@ async def test_lifecycle_tabs_switch_with_arrow_keys(page, live_server, login,
     assert "done job" in await page.locator("#jobs-done").inner_text()
     assert await page.evaluate("document.activeElement.id") == "jobs-done-tab"
     assert browser_console == []
+
+
+async def test_supervisor_creates_and_activates_a_definition(page, live_server, login,
+                                                             artifacts, browser_console) -> None:
+    await live_server.create_user("sue", PASSWORD, "supervisor")
+    await login(page, live_server, "sue", PASSWORD)
+    await page.goto("/cc/definitions")
+    assert "Default" in await page.locator("table").inner_text()
+    await page.click("text=New definition")
+    await page.fill("#name", "Night shift")
+    await page.fill("#number_of_records", "5")
+    for box in await page.locator("input[name^='quick:']").all():  # start from the defaults
+        await box.uncheck()
+    for box in await page.locator("input[name='actions']").all():
+        await box.uncheck()
+    await page.check("#q-contact-phone")
+    await page.fill("input[name='quick_order:contact.phone']", "1")
+    await page.check("#q-contact-code")
+    await page.fill("input[name='quick_order:contact.code']", "2")
+    await page.check("input[value='log-person']")
+    await page.select_option("#cti_provider", "asterisk")
+    await page.fill("#cti_host", "pbx.example.org")
+    await page.fill("#cti_port", "8088")
+    await page.fill("#cti_username", "crm")
+    await page.fill("#cti_password", "s3cret-pass")
+    await page.screenshot(path=os.path.join(artifacts, "1-form.png"), full_page=True)
+    await page.click("button:has-text('Save')")
+    await page.wait_for_url("**/cc/definitions")
+    await page.click("button:has-text('Activate Night shift')")
+    await page.wait_for_selector(".alert-info")
+    row = page.locator("tr", has_text="Night shift")
+    assert "Active" in await row.inner_text()
+    await page.screenshot(path=os.path.join(artifacts, "2-list.png"), full_page=True)
+    await page.goto("/cc")
+    assert await page.locator("#field option").all_inner_texts() == ["Phone number",
+                                                                     "Contact code"]
+    assert await page.locator(".cc-actions a").all_inner_texts() == ["Log person"]
+    await page.goto("/cc/definitions")
+    await page.click("a:has-text('Night shift')")
+    assert await page.input_value("#cti_password") == ""  # never sent back to the browser
+    assert "s3cret-pass" not in await page.content()
+    assert browser_console == []
