@@ -22,14 +22,16 @@ async def test_200_calls_answered_bridged_and_cleaned_up(sim: PbxSimulator) -> N
         await app.start()
         await sim.wait_for(lambda: sim.engine.app_registered("callcontrol"), 2)
         started = time.monotonic()
+        # talk 0.3 s real at scale 0.01; callers wait up to 10 s real to be answered, so
+        # a loaded machine (shared CI cores) slows the test down but does not break it
         report = await generate_load(sim, calls_per_second=100, duration=2.0,
-                                     talk_time=30)            # 0.3 s real at scale 0.01
+                                     talk_time=30, give_up_after=1000)
         await sim.wait_for(lambda: app.completed >= 200 and not sim.channels
-                           and not sim.bridges, 20)
+                           and not sim.bridges, 60)
         elapsed = time.monotonic() - started
         await app.close()
     assert report.placed == 200 and report.failed == 0
-    assert 1.8 <= report.seconds <= 3.0, report.seconds
+    assert 1.8 <= report.seconds <= 6.0, report.seconds
     assert app.errors == []
     assert app.completed == 200
     assert sim.counters["channels_created"] == sim.counters["channels_destroyed"] == 800
