@@ -54,7 +54,7 @@ def test_every_issue_benchmark_has_an_entry():
 @pytest.mark.slow
 def test_tiny_run_writes_results_and_prints_the_table(tmp_path, postgres_server, capsys):
     argv = ["--smoke", "--contacts", "150", "--queries", "60", "--only", "lookup",
-            "--only", "search", "--only", "fan-out", "--fresh",
+            "--only", "search", "--fresh",
             "--results", str(tmp_path / "results"), "--cache", str(tmp_path / "cache"),
             "--postgres-url", postgres_server]
     try:
@@ -64,14 +64,12 @@ def test_tiny_run_writes_results_and_prints_the_table(tmp_path, postgres_server,
     out = capsys.readouterr().out
     assert "command : python -m bench --smoke --contacts 150 --queries 60" in out
     assert "machine : " in out and "software: Python" in out and "p50_ms" in out
-    assert "== fan-out: " in out and "NOT YET" in out
     for name in ("lookup", "search"):
         data = json.loads((tmp_path / "results" / f"{name}-latest.json").read_text())
         assert data["scale"]["contacts"] == 150 and data["machine"]["python"]
         assert {r["backend"] for r in data["rows"]} == {"sqlite", "postgresql"}
         assert all(r["n"] > 0 and r["p50_ms"] > 0 for r in data["rows"])
         assert len(list((tmp_path / "results").glob(f"{name}-2*.json"))) == 1
-    assert not list((tmp_path / "results").glob("fan-out*"))
 
 
 def test_docs_table_uses_the_latest_full_run_only(tmp_path):
