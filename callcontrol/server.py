@@ -29,6 +29,7 @@ DOMAIN_MODULES: tuple[str, ...] = (
     "callcontrol.calls",          # the Stasis application: inbound, outbound, mid-call controls
     "callcontrol.cc",             # the Communication Centre pages
     "callcontrol.dialplan.web",   # the dialplan editor for engineers
+    "callcontrol.api",            # /api/v1/communications and the OpenAPI document
 )
 
 AGI_SERVER = web.AppKey("agi_server", object)
