@@ -728,11 +728,16 @@ class CallControl:
                 await self._end(call, "failed", "agent_" + reason)
             return
         # inbound: ring failed (no answer / busy / rejected): the next agent
+        if leg.in_stasis:   # answered, then hung up before the caller was with them
+            reason = "hung_up"
         logger.info("agent %s did not take the call (%s): trying the next", leg.agent_id,
                     reason)
         if leg.agent_id is not None:
             call.tried.add(leg.agent_id)     # not offered this call again
-            await self._agent_call("ring_failed", leg.agent_id, reason.replace("_", " "))
+            if leg.in_stasis:
+                await self._agent_call("call_ended", leg.agent_id)
+            else:
+                await self._agent_call("ring_failed", leg.agent_id, reason.replace("_", " "))
             await self._pop_closed(call, leg.agent_id, reason)
         if call.transfers and call.transfers[-1].get("outcome") == "ringing":
             self._record_transfer_outcome(call, reason)

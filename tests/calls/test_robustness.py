@@ -165,8 +165,8 @@ async def _fifty_calls_ten_agents(tmp_path, db_url):
         agents = []
         for i in range(10):
             agents.append(await env.add_agent(f"agent{i}", f"10{i:02d}"))
-            # each agent talks 0.2 s (20 lab seconds), then hangs up
-            env.sim.set_device(f"PJSIP/10{i:02d}", answer_after=0.5, hangup_after=20)
+            # each agent talks 0.5 s (50 lab seconds), then hangs up
+            env.sim.set_device(f"PJSIP/10{i:02d}", answer_after=0.5, hangup_after=50)
         # callers wait up to a minute: the machine may be busy, the check is correctness
         sims = await asyncio.gather(*[
             env.place(number=f"+3579900{i:04d}", hangup_after=6000, give_up_after=6000)
