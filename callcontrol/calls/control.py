@@ -1449,7 +1449,8 @@ def _failure(leg: Leg) -> str:
         return _DIALSTATUS[leg.dialstatus]
     if leg.cause in _CAUSES:
         return _CAUSES[leg.cause]
-    return "no_answer" if leg.cause in (None, 0, 16) and not leg.dialstatus else "unreachable"
+    rang = leg.dialstatus in ("", "RINGING", "PROGRESS", "ANSWER")
+    return "no_answer" if rang and leg.cause in (None, 0, 16) else "unreachable"
 
 
 def _caller_id(name: str, number: str) -> str | None:

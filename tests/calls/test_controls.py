@@ -173,3 +173,27 @@ async def test_transfer_target_does_not_answer_and_the_call_returns_to_the_queue
     comm = await env.completed(call_id)
     assert comm.transfers[0]["outcome"] == "no_answer" and comm.agent_id == first
     assert env.store.path(comm.recording).is_file()
+
+
+async def test_control_requests_are_validated(env, api):
+    agent = await env.add_agent("anna", "1001")
+    boss = await env.add_user("boss", "1009", "PJSIP/1009", role="supervisor")
+    sim_call, call_id, call = await _connected(env)
+    base = f"/api/v1/calls/{call_id}"
+    resp = await api.client.post(f"{base}/transfer", data=b"{not json",
+                                 headers={"Authorization": f"Bearer {await api.token(agent)}",
+                                          "Content-Type": "application/json"})
+    assert resp.status == 400 and (await resp.json())["error"] == "bad-request"
+    status, _ = await api.post(f"{base}/transfer", agent, ["1002"])
+    assert status == 400
+    status, _ = await api.post(f"{base}/transfer", agent, {"extension": 1002})
+    assert status == 400
+    status, _ = await api.post(f"{base}/supervise", boss, {"mode": "barge"})
+    assert status == 400
+    status, _ = await api.post(f"{base}/explode", agent)
+    assert status == 404
+    status, _ = await api.post(f"{base}/hold", None)
+    assert status == 401
+    assert call.phase.value == "connected" and not call.held
+    await env.sim.hangup(sim_call.stasis_channel_id)
+    await env.completed(call_id)
