@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
@@ -65,7 +65,7 @@ async def _listing(session: AsyncSession, query: Select[Any], limit: int | None)
 
 
 async def _per_parent(session: AsyncSession, model: Any, parent: Any, ids: list[int],
-                      order: list[ColumnElement[Any]], limit: int | None,
+                      order: list[Any], limit: int | None,
                       also_by: tuple[Any, ...] = ()) -> dict[int, list]:
     """Rows of ``model`` grouped by the ``parent`` column, the first ``limit`` of each
     (of each ``(parent, *also_by)`` group when ``also_by`` is given)."""

@@ -10,6 +10,7 @@ matched literally (escaped with ``\\``). Values are always bound parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, or_
 
@@ -78,9 +79,9 @@ def token_pattern(term: LikeTerm) -> str:
     return {"prefix": f"{t}%", "suffix": f"%{t}", "contains": f"%{t}%"}[term.mode]
 
 
-def like_words(column: ColumnElement[str], term: LikeTerm) -> ColumnElement[bool]:
+def like_words(column: Any, term: LikeTerm) -> ColumnElement[bool]:
     return or_(*(column.like(p, escape=ESCAPE) for p in word_patterns(term)))
 
 
-def like_token(column: ColumnElement[str], term: LikeTerm) -> ColumnElement[bool]:
+def like_token(column: Any, term: LikeTerm) -> ColumnElement[bool]:
     return column.like(token_pattern(term), escape=ESCAPE)

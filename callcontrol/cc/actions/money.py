@@ -26,6 +26,11 @@ TERMS = (("monthly", "Monthly"), ("quarterly", "Quarterly"), ("yearly", "Yearly"
 METHODS = (("card", "Card"), ("cash", "Cash"), ("bank_transfer", "Bank transfer"))
 
 
+def _rows(result: Any) -> int:
+    """Rows an UPDATE changed (a CursorResult's rowcount)."""
+    return int(result.rowcount)
+
+
 async def account_options(session: AsyncSession, contact: Contact) -> list[tuple[str, str]]:
     rows = (await session.execute(
         select(AccountReceivable.id, AccountReceivable.number, AccountReceivable.currency)
@@ -77,14 +82,14 @@ async def become_subscriber(session: AsyncSession, ctx: Context, v: dict[str, An
 
 async def pay_bill(session: AsyncSession, ctx: Context, v: dict[str, Any]) -> Outcome:
     bill = await session.get(Bill, int(v["bill"]))
-    account = bill and await session.get(AccountReceivable, bill.account_id)
+    account = await session.get(AccountReceivable, bill.account_id) if bill else None
     if bill is None or account is None or ctx.contact is None \
             or account.contact_id != ctx.contact.id:
         raise ActionFailed({"bill": "choose one of this contact's bills"})
     # The state check in the UPDATE makes a double submission pay once.
     paid = await session.execute(update(Bill).where(Bill.id == bill.id, Bill.state != "paid")
                                  .values(state="paid"))
-    if paid.rowcount != 1:
+    if _rows(paid) != 1:
         raise ActionFailed({"bill": "this bill is already paid"})
     payment = Payment(account_id=account.id, amount=bill.amount, method=v["method"])
     session.add(payment)
@@ -105,7 +110,7 @@ async def use_voucher(session: AsyncSession, ctx: Context, v: dict[str, Any]) ->
     used = await session.execute(update(Voucher).where(
         Voucher.id == voucher.id, Voucher.state == "active")
         .values(state="used", contact_id=account.contact_id))
-    if used.rowcount != 1:
+    if _rows(used) != 1:
         raise ActionFailed({"secret_number": f"this voucher is {voucher.state}, not active"})
     session.add(FinancialTransaction(account_id=account.id, type="voucher",
                                      amount=voucher.value,

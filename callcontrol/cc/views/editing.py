@@ -52,8 +52,10 @@ async def save_contact(request: web.Request) -> web.Response:
             await session.commit()
         except ActionFailed as exc:
             await session.rollback()
-            contact = await load_contact(session, contact_id)
-            return await _contact_page(request, contact, form, exc.errors, 422)
+            reloaded = await load_contact(session, contact_id)
+            if reloaded is None:
+                raise web.HTTPNotFound() from None
+            return await _contact_page(request, reloaded, form, exc.errors, 422)
     await set_notice(request, "Contact information saved" if changed else "Nothing changed")
     raise web.HTTPSeeOther(f"/cc/contacts/{contact_id}#section-info")
 
