@@ -815,6 +815,8 @@ class CallControl:
             except ari_errors.NotFound:
                 logger.warning("recording %s not stored on the PBX (attempt %d)", name,
                                attempt + 1)
+                if attempt >= 1:
+                    return False
             except (ari_errors.AriError, OSError) as exc:
                 logger.warning("copying recording %s failed: %s", name, exc)
             await asyncio.sleep(0.2 * (attempt + 1))
@@ -1297,6 +1299,16 @@ class CallControl:
             await self._adopt(comm, channels)
 
     async def _reconcile(self, call: Call, channels: dict[str, Any]) -> None:
+        sides = [leg for leg in (call.customer, call.agent) if leg is not None and not leg.gone]
+        if sides and all(leg.id not in channels for leg in sides) and \
+                call.pending_end is None and call.phase not in (Phase.ENDING, Phase.ENDED):
+            # everything vanished at once (a PBX restart): nobody knows who hung up
+            logger.warning("all channels of the call vanished while we were away")
+            outcome = "answered" if call.answered_at is not None else (
+                "missed" if call.direction == "inbound" else "failed")
+            call.pending_end = (outcome, "channels_lost")
+            if call.agent is not None and call.customer is not None:
+                call.agent.released = True   # ends through the customer side, once
         for leg in list(call.live_legs()):
             channel = channels.get(leg.id)
             if channel is None:

@@ -322,3 +322,20 @@ async def test_postgres_restarted_mid_call(tmp_path, postgres_database):
             await env.saw_state(agent, AgentState.WRAP_UP, timeout=10)
     finally:
         await proxy.close()
+
+
+async def test_pbx_restart_mid_call_closes_the_record(env):
+    agent = await env.add_agent("anna", "1001")
+    sim_call = await env.place(number=MARIA)
+    call_id = env.call_id_of(sim_call)
+    await env.wait_call(call_id, "connected")
+    await env.sim.restart()                      # Asterisk restarts: every channel is gone
+    comm = await env.completed(call_id)
+    assert comm.category == "answered" and comm.hangup_cause == "channels_lost"
+    assert comm.ended_at is not None and comm.agent_id == agent
+    await env.saw_state(agent, AgentState.WRAP_UP)
+    # and the next call works as usual
+    await env.wait_agent(agent, AgentState.READY)
+    sim_call = await env.place(number=MARIA, hangup_after=30)
+    comm = await env.completed(env.call_id_of(sim_call))
+    assert comm.hangup_cause == "caller_hangup"
