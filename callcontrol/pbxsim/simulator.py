@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from callcontrol.pbxsim.engine import PbxEngine
-from callcontrol.pbxsim.model import Bridge, Channel, Device, LiveRecording, SimCall
+from callcontrol.pbxsim.model import Bridge, Channel, Device, LiveRecording, SimCall, ari_timestamp
 from callcontrol.pbxsim.server import EventConn, Route, build_app
 
 logger = logging.getLogger("callcontrol.pbxsim")
@@ -40,6 +41,7 @@ class PbxSimulator:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self.response_listeners: list[Callable[[Route, int, Any], None]] = []
+        self._open: set[EventConn] = set()
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -165,11 +167,22 @@ class PbxSimulator:
 
     # ------------------------------------------------------------------ websockets, crashes
     def register_conn(self, conn: EventConn) -> None:
+        """A new events socket for an app takes over from the older one (which gets
+        ``ApplicationReplaced`` and nothing more, as the ARI docs say)."""
         for app in conn.apps:
-            self.engine.conns.setdefault(app, []).append(conn)
+            old = self.engine.conns.get(app, [])
+            for previous in old:
+                previous.push(json.dumps({"type": "ApplicationReplaced",
+                                          "timestamp": ari_timestamp(),
+                                          "asterisk_id": self.engine.asterisk_id,
+                                          "application": app}))
+                logger.info("pbxsim: a new websocket replaced app %s", app)
+            self.engine.conns[app] = [conn]
             self.engine.known_apps.add(app)
+        self._open.add(conn)
 
     def unregister_conn(self, conn: EventConn) -> None:
+        self._open.discard(conn)
         for app in conn.apps:
             conns = self.engine.conns.get(app)
             if conns and conn in conns:
@@ -180,7 +193,9 @@ class PbxSimulator:
     async def drop_websockets(self) -> int:
         """Close every events websocket, like a network drop (state is kept)."""
         conns = {id(c): c for cs in self.engine.conns.values() for c in cs}
+        conns.update({id(c): c for c in self._open})
         self.engine.conns.clear()
+        self._open.clear()
         for conn in conns.values():
             conn.closed = True
             with contextlib.suppress(Exception):

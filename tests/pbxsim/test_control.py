@@ -179,3 +179,15 @@ async def test_place_call_validates(sim: PbxSimulator) -> None:
         sim.set_device("PJSIP/1001", behaviour="sing")
     with pytest.raises(ValueError, match="PJSIP"):
         sim.set_device("1001")
+
+
+async def test_a_new_socket_replaces_the_old_one(sim: PbxSimulator, ari: Ari) -> None:
+    old = await ari.events()
+    new = await ari.events()
+    replaced = await old.wait_type("ApplicationReplaced")
+    assert replaced["application"] == "callcontrol"
+    call = await sim.place_call(number="+35799123456")
+    await new.wait_type("StasisStart", call.stasis_channel_id)
+    await asyncio.sleep(0.05)
+    assert old.types() == ["ApplicationReplaced"]
+    assert await sim.drop_websockets() == 2                    # the idle one is closed too
