@@ -11,6 +11,7 @@ from aiohttp import web
 
 from callcontrol.api.paths import ERROR_RESPONSES, all_paths
 from callcontrol.api.schemas import COMPONENT_SCHEMAS
+from callcontrol.cc.openapi import SCHEMAS as CC_SCHEMAS
 from callcontrol.web.auth import public
 
 OPENAPI_PATH = "/api/v1/openapi.json"
@@ -52,7 +53,7 @@ def build_document(version: str = "0.1.0") -> dict[str, Any]:
                                   "description": "the web UI's session (send X-CSRF-Token on "
                                                  "writes)"},
             },
-            "schemas": COMPONENT_SCHEMAS,
+            "schemas": {**CC_SCHEMAS, **COMPONENT_SCHEMAS},
             "responses": ERROR_RESPONSES,
         },
     }

@@ -6,6 +6,8 @@ app as ``serve`` composes it registers, in both directions, so this cannot drift
 
 from __future__ import annotations
 
+import copy
+import re
 from typing import Any
 
 from callcontrol.api.schemas import ID, INTEGER, STRING, Schema, enum, obj, ref
@@ -199,43 +201,24 @@ def desk() -> dict[str, Any]:
     }
 
 
-def cc() -> dict[str, Any]:
-    from callcontrol.cc.actions import REGISTRY
+def _operation_id(method: str, path: str) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", path.removeprefix("/api/v1/"))
+    return method + "".join(w.capitalize() for w in words)
 
-    page = param("page", "query", {**INTEGER, "minimum": 1}, "page number, from 1")
-    return {
-        "/api/v1/cc/search": {"get": op(
-            "ccSearch", "communication-centre", "Quick search of contacts",
-            {200: json("a page of contacts", ref("CcPage"))}, errors=(401, 422),
-            params=(param("field", "query", STRING, "a field enabled for quick search",
-                          required=True),
-                    param("q", "query", STRING, "the value"),
-                    param("op", "query", enum("=", "like"), "the operator"), page))},
-        "/api/v1/cc/search/advanced": {"get": op(
-            "ccAdvancedSearch", "communication-centre", "Advanced search: every criterion holds",
-            {200: json("a page of contacts", ref("CcPage"))}, errors=(401, 422),
-            description="Each other query parameter is a field enabled for advanced search.",
-            params=(param("op", "query", enum("=", "like"), "the operator"),
-                    param("address_scope", "query", STRING, "which addresses to match"),
-                    page))},
-        "/api/v1/cc/communications": {"get": op(
-            "ccCommunications", "communication-centre", "My latest communications",
-            {200: json("a page of communications", ref("CcPage"))}, errors=(401, 422),
-            params=(page,))},
-        "/api/v1/cc/contacts/{id}": {"get": op(
-            "ccContact", "communication-centre", "A contact with its sections",
-            {200: json("the contact", ref("CcContact"))}, errors=(400, 401, 404),
-            params=(param("id", "path", ID, "the contact's id"),
-                    param("sections", "query", STRING, "comma-separated: info, "
-                          "subscriptions, financials, work, customer, rewards")))},
-        "/api/v1/cc/actions/{slug}": {"post": op(
-            "ccAction", "communication-centre", "Run a Centre action (log person, ...)",
-            {201: json("what the action created", ref("CcActionOutcome"))},
-            errors=(400, 401, 403, 404, 422), body={"type": "object"},
-            params=(param("slug", "path", enum(*REGISTRY), "the action"),),
-            description="Roles and the active definition decide which actions a user may "
-                        "run (403 otherwise); the body holds the action's form fields.")},
-    }
+
+def cc() -> dict[str, Any]:
+    """The Centre's own description (``callcontrol.cc.openapi.PATHS``), tagged and named."""
+    from callcontrol.cc.openapi import PATHS
+
+    paths = copy.deepcopy(PATHS)
+    for path, item in paths.items():
+        for method, operation in item.items():
+            operation.setdefault("tags", ["communication-centre"])
+            operation.setdefault("operationId", _operation_id(method, path))
+    paths["/api/v1/cc/openapi.json"] = {"get": op(
+        "getCcOpenApi", "communication-centre", "The Centre's part of this document alone",
+        {200: json("an OpenAPI 3.1 document", {"type": "object"})})}
+    return paths
 
 
 def service() -> dict[str, Any]:

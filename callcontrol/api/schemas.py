@@ -31,7 +31,10 @@ def nullable(schema: Schema) -> Schema:
     if "$ref" in schema:
         return {"oneOf": [schema, {"type": "null"}]}
     kind = schema["type"]
-    return {**schema, "type": [*(kind if isinstance(kind, list) else [kind]), "null"]}
+    widened = {**schema, "type": [*(kind if isinstance(kind, list) else [kind]), "null"]}
+    if "enum" in schema:
+        widened["enum"] = [*schema["enum"], None]
+    return widened
 
 
 def array(items: Schema, description: str | None = None) -> Schema:
@@ -165,26 +168,11 @@ CTI_RESULT = obj({
     "handled": BOOLEAN, "communication_id": ID, "contacts": INTEGER, "logged": BOOLEAN,
 }, required=("handled",))
 
-CC_PAGE = obj({
-    "items": array(ANY_OBJECT, "matching contacts or communications"),
-    "page": INTEGER, "page_size": INTEGER, "has_next": BOOLEAN,
-})
-
-CC_CONTACT = obj({"contact": ANY_OBJECT}, description="The contact (with phones, e-mails, "
-                 "addresses) and one key per requested section.")
-
-CC_OUTCOME = obj({
-    "message": STRING, "entity": STRING, "entity_id": ID, "contact_id": nullable(ID),
-    "section": nullable(STRING), "reveal": {"type": "object",
-                                            "additionalProperties": STRING},
-})
-
 HEALTH = obj({"status": enum("ok", "degraded"), "checks": ANY_OBJECT})
 
 COMPONENT_SCHEMAS: dict[str, Schema] = {
     "Error": ERROR, "Communication": COMMUNICATION, "CommunicationList": COMMUNICATION_LIST,
     "Recording": RECORDING, "Call": CALL, "NewCall": NEW_CALL, "AgentStatus": AGENT_STATUS,
     "Pop": POP, "PopContact": POP_CONTACT, "WebsocketMessage": WS_MESSAGE,
-    "CtiEvent": CTI_EVENT, "CtiResult": CTI_RESULT, "CcPage": CC_PAGE,
-    "CcContact": CC_CONTACT, "CcActionOutcome": CC_OUTCOME, "Health": HEALTH,
+    "CtiEvent": CTI_EVENT, "CtiResult": CTI_RESULT, "Health": HEALTH,
 }
