@@ -35,7 +35,17 @@ __all__ = ["AgentService", "AgentStatus"]
 logger = logging.getLogger(__name__)
 S = AgentState
 SWEEP_SECONDS = 5.0
-Check = Callable[[AgentStatusRow], bool]
+Plan = tuple[AgentState, str | None] | None
+Planner = Callable[[AgentStatusRow], Plan]
+
+
+def _to(state: AgentState, reason: str | None = None) -> Planner:
+    return lambda row: (state, reason)
+
+
+def _unless(state: AgentState) -> Planner:
+    """Change to ``state`` unless the agent is in it already (idempotent call-control steps)."""
+    return lambda row: None if row.state == state.value else (state, None)
 
 
 class AgentService:
@@ -109,26 +119,25 @@ class AgentService:
                 return store.status_of(user, row)
             raise ExtensionInUse(f"already logged in on extension {row.extension}; log out first")
         dev = (device or "").strip() or user.device or f"PJSIP/{ext}"
-        return await self._change(user_id, S.READY, Cause.AGENT,
+        return await self._change(user_id, _to(S.READY), Cause.AGENT,
                                   fields={"extension": ext, "device": dev})
 
     async def cti_logout(self, user_id: int) -> AgentStatus:
-        current = await self._require(user_id)
-        if current.state is S.LOGGED_OUT:
-            return current
-        return await self._change(user_id, S.LOGGED_OUT, Cause.AGENT)
+        return await self._change(user_id, _unless(S.LOGGED_OUT), Cause.AGENT)
 
     async def set_state(self, user_id: int, state: AgentState, cause: Cause = Cause.AGENT,
                         reason: str | None = None) -> AgentStatus:
-        state = AgentState(state)
+        state, cause = AgentState(state), Cause(cause)
         if reason is not None and len(reason) > 100:
             raise ValidationFailed("reason: at most 100 characters")
-        current = await self._require(user_id)
-        if current.state is state and state is not S.NOT_READY:
-            return current
-        if current.state is S.LOGGED_OUT and cause is Cause.AGENT:
-            raise StateConflict("log in to the CTI first")  # binds the extension: cti_login
-        return await self._change(user_id, state, Cause(cause), reason)
+
+        def plan(row: AgentStatusRow) -> Plan:
+            if row.state == state.value and state is not S.NOT_READY:
+                return None
+            if row.state == S.LOGGED_OUT.value and cause is Cause.AGENT:
+                raise StateConflict("log in to the CTI first")  # cti_login binds the extension
+            return state, reason
+        return await self._change(user_id, plan, cause)
 
     async def set_pop_preference(self, user_id: int, preference: Any) -> AgentStatus:
         if preference not in POP_PREFERENCES:
@@ -174,7 +183,7 @@ class AgentService:
 
     async def reserve_for_outbound(self, user_id: int) -> AgentStatus:
         """The agent's own click-to-call: their device rings first. Refused while on a call."""
-        def idle(row: AgentStatusRow) -> bool:
+        def plan(row: AgentStatusRow) -> Plan:
             resume.clear()
             if row.state in (S.RINGING.value, S.ON_CALL.value):
                 raise StateConflict("you are already on a call")
@@ -182,40 +191,36 @@ class AgentService:
                 raise StateConflict("log in to the CTI first")
             if row.state == S.NOT_READY.value:  # a cancelled call must not make them ready
                 resume.update(resume_state=row.state, resume_reason=row.reason)
-            return True
+            return S.RINGING, None
         resume: dict[str, Any] = {}
-        return await self._change(user_id, S.RINGING, Cause.SYSTEM, check=idle, fields=resume)
+        return await self._change(user_id, plan, Cause.SYSTEM, fields=resume)
 
     async def answered(self, user_id: int) -> AgentStatus:
-        current = await self._require(user_id)
-        if current.state is S.ON_CALL:
-            return current
-        return await self._change(user_id, S.ON_CALL, Cause.CALL)
+        return await self._change(user_id, _unless(S.ON_CALL), Cause.CALL)
 
     async def ring_failed(self, user_id: int, reason: str = "no answer") -> AgentStatus:
         """RONA: the agent let the call ring out; not offered the next one until back."""
-        return await self._change(user_id, S.NOT_READY, Cause.CALL, (reason or "no answer")[:100])
+        return await self._change(user_id, _to(S.NOT_READY, (reason or "no answer")[:100]),
+                                  Cause.CALL)
 
     async def ring_cancelled(self, user_id: int) -> AgentStatus:
         """Ringing stopped through no fault of the agent: back to ready, keeping their place
         (or back to "not ready" if their own click-to-call started from there)."""
-        current = await self._require(user_id)
-        if current.state is not S.RINGING:
-            return current
-        async with store.transaction(self._sessions) as session:
-            state, reason = await store.resume_of(session, user_id)
-        if state == S.NOT_READY.value:
-            return await self._change(user_id, S.NOT_READY, Cause.CALL, reason)
-        return await self._change(user_id, S.READY, Cause.CALL)
+        def plan(row: AgentStatusRow) -> Plan:
+            if row.state != S.RINGING.value:
+                return None
+            if row.resume_state == S.NOT_READY.value:
+                return S.NOT_READY, row.resume_reason
+            return S.READY, None
+        return await self._change(user_id, plan, Cause.CALL)
 
     async def call_ended(self, user_id: int) -> AgentStatus:
         """on call -> wrap-up (ready after ``wrapup_seconds``); ringing -> ready."""
-        current = await self._require(user_id)
-        if current.state is S.RINGING:
-            return await self._change(user_id, S.READY, Cause.CALL)
-        if current.state is not S.ON_CALL:
-            return current
-        return await self._change(user_id, S.WRAP_UP, Cause.CALL)
+        def plan(row: AgentStatusRow) -> Plan:
+            if row.state == S.RINGING.value:
+                return S.READY, None
+            return (S.WRAP_UP, None) if row.state == S.ON_CALL.value else None
+        return await self._change(user_id, plan, Cause.CALL)
 
     # --- queries -------------------------------------------------------------------------
 
@@ -235,31 +240,25 @@ class AgentService:
 
     # --- internals -----------------------------------------------------------------------
 
-    async def _require(self, user_id: int) -> AgentStatus:
-        status = await self.get(user_id)
-        if status is None:
-            raise NoSuchAgent(f"no user {user_id}")
-        return status
-
-    async def _change(self, user_id: int, new: AgentState, cause: Cause,
-                      reason: str | None = None, *, fields: dict[str, Any] | None = None,
-                      check: Check | None = None) -> AgentStatus:
+    async def _change(self, user_id: int, plan: Planner, cause: Cause, *,
+                      fields: dict[str, Any] | None = None) -> AgentStatus:
+        """Read the row, let ``plan`` pick the change (None: none), compare-and-set it."""
         for attempt in range(store.ATTEMPTS):
             try:
-                status = await self._try_change(user_id, new, cause, reason, fields, check)
+                result = await self._try_change(user_id, plan, cause, fields)
             except store.RETRYABLE as exc:
                 await store.retrying(attempt, exc)
                 continue
-            if status is None:
-                continue
-            if status[1]:
-                await self._after(status[0])
-            return status[0]
+            if result is None:
+                continue  # someone changed the row meanwhile: plan again on the new state
+            status, changed = result
+            if changed:
+                await self._after(status)
+            return status
         raise StateConflict("agent state changed concurrently; try again")
 
-    async def _try_change(self, user_id: int, new: AgentState, cause: Cause,
-                          reason: str | None, fields: dict[str, Any] | None,
-                          check: Check | None) -> tuple[AgentStatus, bool] | None:
+    async def _try_change(self, user_id: int, plan: Planner, cause: Cause,
+                          fields: dict[str, Any] | None) -> tuple[AgentStatus, bool] | None:
         async with store.transaction(self._sessions) as session:
             now = utcnow()
             found = await store.load(session, user_id, create=True, now=now)
@@ -267,8 +266,10 @@ class AgentService:
                 raise NoSuchAgent(f"no user {user_id}")
             user, row = found
             assert row is not None
-            if check is not None and not check(row):
+            planned = plan(row)
+            if planned is None:
                 return store.status_of(user, row), False
+            new, reason = planned
             try:
                 change = transition(AgentState(row.state), new, cause, reason)
             except TransitionRefused as exc:
@@ -333,12 +334,14 @@ class AgentService:
         self._timers.pop(user_id, None)
         self._deadlines.pop(user_id, None)
 
-        def still_due(row: AgentStatusRow) -> bool:
+        def still_due(row: AgentStatusRow) -> Plan:
             # Another process, or the agent, may have ended the wrap-up already.
             due = row.wrapup_until
-            return row.state == S.WRAP_UP.value and (due is None or due <= utcnow())
+            if row.state == S.WRAP_UP.value and (due is None or due <= utcnow()):
+                return S.READY, None
+            return None
         try:
-            await self._change(user_id, S.READY, Cause.TIMER, check=still_due)
+            await self._change(user_id, still_due, Cause.TIMER)
         except (StateConflict, NoSuchAgent) as exc:
             logger.debug("wrap-up timer of agent %s: %s", user_id, exc)
         except Exception:

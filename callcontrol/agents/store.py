@@ -136,12 +136,6 @@ async def reserve_one(session: AsyncSession, exclude: Iterable[int], now: dateti
     return result.scalar_one_or_none()
 
 
-async def resume_of(session: AsyncSession, user_id: int) -> tuple[str | None, str | None]:
-    row = (await session.execute(select(T.resume_state, T.resume_reason)
-                                 .where(T.user_id == user_id))).first()
-    return (row[0], row[1]) if row else (None, None)
-
-
 async def extension_holder(session: AsyncSession, extension: str) -> int | None:
     """The logged-in agent on ``extension``, if any."""
     return await session.scalar(select(T.user_id).where(
