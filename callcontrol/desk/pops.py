@@ -30,13 +30,15 @@ gets them again (marked ``"replay": true``).
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from callcontrol.crm.lookup import ContactMatch
 
+logger = logging.getLogger(__name__)
 POP_TTL_SECONDS = 3600  # a pop nobody ended (a lost hang-up event) does not live forever
 
 
@@ -155,25 +157,32 @@ class PopService:
         self.store = store
         self._pops_total = metrics["callcontrol_pops_total"] if metrics is not None else None
 
+    async def _keep(self, what: str, step: Awaitable[Any]) -> None:
+        # The live pop matters more than its replay: a store outage is logged, not raised.
+        try:
+            await step
+        except Exception:
+            logger.exception("pop store: could not %s", what)
+
     async def ringing(self, agent_id: int, payload: dict[str, Any]) -> None:
         message = {**payload, "type": "call.ringing"}
-        await self.store.put(agent_id, _call_id(payload), message)
+        await self._keep("keep a pop", self.store.put(agent_id, _call_id(payload), message))
         await self._bus.publish(topic(agent_id), message)
         if self._pops_total is not None:
             self._pops_total.inc()
 
     async def answered(self, agent_id: int, call_id: str, payload: dict[str, Any]) -> None:
         message = {**payload, "call_id": call_id, "type": "call.answered"}
-        await self.store.put(agent_id, call_id, message)
+        await self._keep("keep a pop", self.store.put(agent_id, call_id, message))
         await self._bus.publish(topic(agent_id), message)
 
     async def ended(self, agent_id: int, call_id: str, payload: dict[str, Any]) -> None:
-        await self.store.remove(agent_id, call_id)
+        await self._keep("drop a pop", self.store.remove(agent_id, call_id))
         await self._bus.publish(topic(agent_id),
                                 {**payload, "call_id": call_id, "type": "call.ended"})
 
     async def closed(self, agent_id: int, call_id: str, reason: str) -> None:
-        await self.store.remove(agent_id, call_id)
+        await self._keep("drop a pop", self.store.remove(agent_id, call_id))
         await self._bus.publish(topic(agent_id),
                                 {"type": "pop.closed", "call_id": call_id, "reason": reason})
 

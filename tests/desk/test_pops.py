@@ -83,3 +83,22 @@ async def test_memory_store_forgets_pops_after_their_ttl():
     store = MemoryPopStore(ttl=0.0)
     await store.put(1, "c", {"call_id": "c"})
     assert await store.all(1) == [] and await store.get(1, "c") is None
+
+
+class BrokenStore(MemoryPopStore):
+    async def put(self, agent_id, call_id, message):
+        raise ConnectionError("redis is down")
+
+    async def remove(self, agent_id, call_id):
+        raise ConnectionError("redis is down")
+
+
+async def test_a_pop_store_outage_does_not_stop_the_live_pop(caplog):
+    bus = create_bus(None)
+    pops = PopService(bus, BrokenStore())
+    async with bus.subscribe("agent.1") as sub:
+        await pops.ringing(1, _pop())
+        assert (await sub.get(timeout=1)).data["type"] == "call.ringing"
+        await pops.closed(1, "call-1", "abandoned")
+        assert (await sub.get(timeout=1)).data["type"] == "pop.closed"
+    assert "could not keep a pop" in caplog.text
