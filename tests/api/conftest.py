@@ -44,6 +44,8 @@ def api_config(tmp: Path, database_url: str) -> Any:
         "CALLCONTROL_DATABASE_URL": database_url,
         "CALLCONTROL_SECRET_KEY": "s" * 40,
         "CALLCONTROL_RECORDINGS_DIR": str(tmp / "recordings"),
+        # no PBX in these tests: a port where nothing listens (call control keeps retrying)
+        "CALLCONTROL_ARI_URL": "http://127.0.0.1:1/ari",
     })
     return config
 
@@ -58,6 +60,22 @@ def schema_validator(name: str) -> Draft202012Validator:
 def assert_documented(name: str, instance: Any) -> None:
     errors = sorted(schema_validator(name).iter_errors(instance), key=str)
     assert not errors, f"{name} does not match the OpenAPI document: " + "; ".join(
+        f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
+
+
+def assert_documented_response(method: str, template: str, status: int, body: Any) -> None:
+    """The status is documented for this operation and the body matches its JSON schema."""
+    document = build_document()
+    operation = document["paths"][template][method.lower()]
+    response = operation["responses"].get(str(status))
+    assert response is not None, f"{method} {template} does not document status {status}"
+    if "$ref" in response:
+        response = document["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    schema = {**response["content"]["application/json"]["schema"],
+              "components": document["components"]}
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(body), key=str)
+    assert not errors, f"{method} {template} {status}: " + "; ".join(
         f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
 
 
