@@ -341,7 +341,12 @@ class PbxEngine:
         self.channels[ch.id] = ch
         self.counters["channels_created"] += 1
         if self.conns or self.listeners:
-            self.emit("ChannelCreated", {"channel": ch.json()})
+            snapshot = ch.json()
+            if ch.tech == "Local":     # created before its caller id and dial app are set
+                snapshot["caller"] = {"name": "", "number": ""}
+                snapshot["connected"] = {"name": "", "number": ""}
+                snapshot["dialplan"]["app_name"] = snapshot["dialplan"]["app_data"] = ""
+            self.emit("ChannelCreated", {"channel": snapshot})
         return ch
 
     def get_channel(self, channel_id: str) -> Channel:
@@ -442,6 +447,11 @@ class PbxEngine:
             ch.snoop_of.snoops.discard(ch)
         self.channels.pop(ch.id, None)
         self.counters["channels_destroyed"] += 1
+        # a dying outgoing channel reports its dial application again, others none
+        if ch.half == 1 or (ch.tech == "PJSIP" and ch.dialstring):
+            ch.app_name, ch.app_data = "AppDial2", "(Outgoing Line)"
+        elif ch.tech != "Snoop":
+            ch.app_name = ch.app_data = ""
         self._ch_event("ChannelDestroyed", ch, cause=cause, cause_txt=cause_txt(cause))
         ch.watchers = set()
 
@@ -1022,8 +1032,8 @@ class PbxEngine:
         snoop.role = "snoop"
         target.snoops.add(snoop)
         self._add_channel(snoop)
-        self._enter_stasis(snoop, app, app_args.split(",") if app_args else [],
-                           set_dialplan=False)
+        snoop.created_json = snoop.json()       # what the REST response shows
+        self._enter_stasis(snoop, app, app_args.split(",") if app_args else [])
         return snoop
 
     def set_variable(self, ch: Channel, name: str, value: str) -> None:

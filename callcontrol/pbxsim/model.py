@@ -145,6 +145,7 @@ class Channel:
         self.started = False                  # the called side's dialplan has started
         self.program: list[tuple[str, str]] | None = None   # dialplan being run
         self.pc = 0
+        self.created_json: dict[str, Any] | None = None
 
     def json(self) -> dict[str, Any]:
         return {

@@ -290,7 +290,7 @@ def channels_snoop(sim: PbxSimulator, p: Params, channelId: str,
     snoop = sim.engine.snoop(target, app=app, spy=spy, whisper=whisper,
                              app_args=p.get("appArgs"),
                              snoop_id=snoopId if snoopId is not None else p.get("snoopId"))
-    return _ok(snoop.json())
+    return _ok(snoop.created_json or snoop.json())
 
 
 def channels_snoop_with_id(sim: PbxSimulator, p: Params, channelId: str,

@@ -103,7 +103,10 @@ class Keyer:
         sig: list[Any] = [t]
         ch = ev.get("channel")
         if ch:
+            dp = ch["dialplan"]
             sig.append(ch["state"])
+            # (the caller number of a Local ;2 follows connected-line propagation: not compared)
+            sig.append((dp["context"], dp["exten"], dp["priority"], dp["app_name"]))
         if t == "ChannelHangupRequest":
             sig += [ev.get("cause"), ev.get("soft", False), ev.get("tech_cause")]
         elif t == "ChannelDestroyed":
