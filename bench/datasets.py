@@ -41,7 +41,8 @@ class Dataset:
 async def _count(engine: AsyncEngine) -> int | None:
     try:
         async with engine.connect() as conn:
-            return int((await conn.execute(select(func.count()).select_from(Contact))).scalar())
+            count = (await conn.execute(select(func.count()).select_from(Contact))).scalar()
+            return int(count or 0)
     except Exception:  # noqa: BLE001 - no table yet, or an unreadable file: seed again
         return None
 

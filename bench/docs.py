@@ -48,8 +48,8 @@ def _targets(results: dict[str, dict[str, Any] | None]) -> list[str]:
     lines = ["| Target (issue #8) | Measured | Contacts | Verdict |", "| --- | --- | --- | --- |"]
     for label, name, backend, case, stat, limit in TARGETS:
         result = results.get(name) if name else None
-        row = _row(result, backend, case) if result else None
-        if row is None:
+        row = _row(result, backend, case) if result is not None else None
+        if result is None or row is None:
             lines.append(f"| {label} | not measured yet | - | - |")
             continue
         value = row[f"{stat}_ms"]
@@ -78,8 +78,8 @@ def render(folder: Path = RESULTS) -> str:
     results = {n: latest_full(n, folder) for n in names}
     lines = _targets(results) + [""]
     for name in names:
-        if results[name]:
-            lines += _detail(results[name])
+        if (result := results[name]) is not None:
+            lines += _detail(result)
     return "\n".join(lines)
 
 

@@ -26,7 +26,7 @@ async def _numbers(ds: Dataset, hits: int, misses: int, rng: random.Random) -> l
         ids = [rng.randint(1, top) for _ in range(hits * 2)] if top else []
         rows = (await session.execute(
             select(Phone.e164).where(Phone.id.in_(ids)).limit(hits))).scalars().all()
-    numbers = list(rows)
+    numbers = [n for n in rows if n]
     # Unknown callers: UK numbers reserved for drama (07700 900xxx), never seeded.
     numbers += [f"+447700900{rng.randrange(1000):03d}" for _ in range(misses)]
     rng.shuffle(numbers)

@@ -41,7 +41,7 @@ def suggested_route(matches: list[Any]) -> str:
 def variables(matches: list[Any], status: str) -> dict[str, str]:
     one = matches[0] if len(matches) == 1 else None
     values: dict[str, str] = {}
-    if one is not None and getattr(one, "name", ""):
+    if one is not None and one.name:
         values["CALLERID(name)"] = one.name
     values.update({
         "CC_CONTACT_ID": str(one.id) if one else "",

@@ -78,8 +78,11 @@ async def index(request: web.Request) -> web.Response:
 async def _index(request: web.Request, result: ari_reload.ReloadResult | None = None,
                  status: int = 200) -> web.Response:
     store = request.app[STORE]
-    files = [{"name": n, "latest": (store.versions(n) or [None])[-1],
-              "module": ari_reload.MODULES[n]} for n in store.list_files()]
+    files = []
+    for name in store.list_files():
+        versions = store.versions(name)
+        files.append({"name": name, "latest": versions[-1] if versions else None,
+                      "module": ari_reload.MODULES[name]})
     return await render(request, "dialplan/index.html", {
         "files": files, "connected": _connected(request), "result": result,
         "ari_url": request.app[CONFIG].ari.url}, status=status)
