@@ -137,9 +137,10 @@ def web_setup(simulator: Any, *, call_every: float = 0.0):
     """A ``setup(app)`` adding the demo page and, if ``call_every`` > 0, the call generator."""
 
     def setup(app: web.Application) -> None:
-        from callcontrol.web.pages import page
+        from callcontrol.web.pages import NavItem, add_nav, page
 
         app[SIMULATOR] = simulator
+        add_nav(app, NavItem("Simulate a call", "/demo"))
         app[RNG] = random.Random()
 
         @page()

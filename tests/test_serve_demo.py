@@ -124,6 +124,8 @@ async def test_serve_runs_the_whole_loop_from_the_demo_page(tmp_path: Path) -> N
                 assert resp.status == 200, await resp.text()
             async with http.get(f"{base}/demo", headers=auth) as resp:
                 assert resp.status == 200 and "Simulate a call" in await resp.text()
+            async with http.get(f"{base}/cc", headers=auth) as resp:  # the top-bar link
+                assert resp.status == 200 and 'href="/demo"' in await resp.text()
             async with http.post(f"{base}/demo/calls", headers=auth, data={"kind": "known"},
                                  allow_redirects=False) as resp:
                 assert resp.status == 303, await resp.text()
