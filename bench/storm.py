@@ -541,7 +541,9 @@ async def run_callcontrol(ds: Dataset, sim: PbxSimulator, clock: PopClock,
         await sockets.connect_many([(ws_url, a.headers) for a in agents])
         await drive(sim, clock, child, rate=min(rates), duration=1.0, numbers=numbers)  # warm
         for rate in rates:
+            profiler = await start_profiler(child, f"callcontrol-{backend}-{rate:g}")
             m = await drive(sim, clock, child, rate=rate, duration=duration, numbers=numbers)
+            await stop_profiler(profiler)
             row = storm_row(backend, "callcontrol", m, count,
                             target=backend.startswith("postgresql"))
             rows.append(row)
@@ -554,6 +556,39 @@ async def run_callcontrol(ds: Dataset, sim: PbxSimulator, clock: PopClock,
         await child.stop()
         await _wait_unregistered(sim)
     return rows
+
+
+PROFILE_DIR = os.environ.get("CALLCONTROL_BENCH_PYSPY")  # a folder: profile with py-spy
+
+
+async def start_profiler(child: Watched, name: str) -> asyncio.subprocess.Process | None:
+    """With ``CALLCONTROL_BENCH_PYSPY=<folder>``, sample callcontrol with py-spy (collapsed
+    stacks, ``<folder>/<name>.txt``) while one rate runs. Off by default: it costs CPU."""
+    if not PROFILE_DIR:
+        return None
+    import shutil
+
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    folder = Path(PROFILE_DIR)
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "-." else "_" for c in name)
+    return await asyncio.create_subprocess_exec(
+        exe, "record", "--pid", str(child.proc.pid), "--rate", "250", "--nonblocking", "--gil",
+        "--format", "raw", "--output", str(folder / f"{safe}.txt"),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+
+
+async def stop_profiler(proc: asyncio.subprocess.Process | None) -> None:
+    if proc is None or proc.returncode is not None:
+        return
+    import signal
+
+    proc.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(proc.wait(), 20)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
 
 
 def compare(cc: Sequence[StormRow], floor: Sequence[StormRow]) -> None:
