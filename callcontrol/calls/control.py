@@ -297,7 +297,6 @@ class CallControl:
         call.stasis_start_at = event.timestamp
         call.customer = self._register(call, Leg(channel.id, Role.CUSTOMER, in_stasis=True))
         call.customer_answered = channel.state == "Up"
-        call.bridge_id = f"{call_id}-br"
         self.calls[call_id] = call
         self._set_active()
         self._post(call, self._start_inbound, event)
@@ -312,7 +311,7 @@ class CallControl:
         logger.info("inbound call from %r (%s) args=%s", raw, call.e164 or "unknown",
                     ",".join(event.args))
         if not call.customer_answered:
-            await self._ari("ring", self.ari.channels.ring(call.customer.id))
+            await self._ari("ring", self.ari.channels.ring(call.customer_leg.id))
         await self._lookup(call)
         self._write_draft(call)
         self._publish(call, "call.started")
@@ -430,12 +429,12 @@ class CallControl:
             self._waiting.append(call)
         await self._ensure_bridge(call)
         if not call.customer_answered:
-            await self._ari("answer", self.ari.channels.answer(call.customer.id))
+            await self._ari("answer", self.ari.channels.answer(call.customer_leg.id))
             call.customer_answered = True
-        if not call.customer.in_bridge:
+        if not call.customer_leg.in_bridge:
             await self._ari("add caller to bridge",
-                            self.ari.bridges.add_channel(call.bridge_id, call.customer.id))
-            call.customer.in_bridge = True
+                            self.ari.bridges.add_channel(call.bridge_id, call.customer_leg.id))
+            call.customer_leg.in_bridge = True
         if not call.moh:
             await self._ari("music on hold", self.ari.bridges.start_moh(call.bridge_id))
             call.moh = True
@@ -563,7 +562,7 @@ class CallControl:
         call.phase = Phase.MESSAGE
         call.pending_end = ("missed", "queue_timeout")
         if not call.customer_answered:
-            await self._ari("answer", self.ari.channels.answer(call.customer.id))
+            await self._ari("answer", self.ari.channels.answer(call.customer_leg.id))
             call.customer_answered = True
         if call.moh and call.bridge_made:
             await self._ari("stop moh", self.ari.bridges.stop_moh(call.bridge_id))
@@ -571,7 +570,7 @@ class CallControl:
         playback_id = f"{call.id}-msg"
         self._playbacks[playback_id] = call
         played = await self._ari("play message", self.ari.channels.play(
-            call.customer.id, self.message_media, playback_id=playback_id))
+            call.customer_leg.id, self.message_media, playback_id=playback_id))
         self._timer(call, "message", self.message_timeout if played else 0.0, self._message_done)
 
     async def _message_done(self, call: Call) -> None:
@@ -902,7 +901,6 @@ class CallControl:
         call.contact_id = contact_id
         call.agent_id = user_id
         call.first_agent_id = user_id
-        call.bridge_id = f"{call_id}-br"
         if contact_id is not None:
             call.contacts = []
         self.calls[call_id] = call
@@ -1027,8 +1025,8 @@ class CallControl:
         _require_connected(call)
         if call.held:
             raise CallError("conflict", "the call is already on hold")
-        await self.ari.channels.hold(call.customer.id)
-        await self.ari.channels.start_moh(call.customer.id)
+        await self.ari.channels.hold(call.customer_leg.id)
+        await self.ari.channels.start_moh(call.customer_leg.id)
         call.held = True
         return call.snapshot()
 
@@ -1037,8 +1035,8 @@ class CallControl:
         _require_connected(call)
         if not call.held:
             raise CallError("conflict", "the call is not on hold")
-        await self._ari("stop moh", self.ari.channels.stop_moh(call.customer.id))
-        await self._ari("unhold", self.ari.channels.unhold(call.customer.id))
+        await self._ari("stop moh", self.ari.channels.stop_moh(call.customer_leg.id))
+        await self._ari("unhold", self.ari.channels.unhold(call.customer_leg.id))
         call.held = False
         return call.snapshot()
 
@@ -1047,7 +1045,7 @@ class CallControl:
         _require_connected(call)
         if call.muted:
             raise CallError("conflict", "the agent is already muted")
-        await self.ari.channels.mute(call.agent.id, direction="in")
+        await self.ari.channels.mute(call.agent_leg.id, direction="in")
         call.muted = True
         return call.snapshot()
 
@@ -1056,7 +1054,7 @@ class CallControl:
         _require_connected(call)
         if not call.muted:
             raise CallError("conflict", "the agent is not muted")
-        await self.ari.channels.unmute(call.agent.id, direction="in")
+        await self.ari.channels.unmute(call.agent_leg.id, direction="in")
         call.muted = False
         return call.snapshot()
 
@@ -1078,7 +1076,7 @@ class CallControl:
         _require_connected(call)
         if call.recording_state != "recording":
             raise CallError("conflict", "the call is not being recorded")
-        await self.ari.recordings.pause(call.recording)
+        await self.ari.recordings.pause(call.recording or "")
         call.recording_state = "paused"
         call.pauses.append({"start": _now().isoformat(), "end": None,
                             "by": getattr(user, "id", None)})
@@ -1090,7 +1088,7 @@ class CallControl:
         _require_connected(call)
         if call.recording_state != "paused":
             raise CallError("conflict", "the recording is not paused")
-        await self.ari.recordings.unpause(call.recording)
+        await self.ari.recordings.unpause(call.recording or "")
         call.recording_state = "recording"
         call.pauses[-1]["end"] = _now().isoformat()
         call.journal.submit(update_op(call.id, {"recording_pauses": list(call.pauses)}))
@@ -1167,7 +1165,7 @@ class CallControl:
                            "snoop": snoop.id, "leg": sup.id, "state": "ringing"}
         await self.ari.bridges.create(type="mixing", bridge_id=call.supervisor["bridge_id"],
                                       name=f"supervise-{call.id}"[:80])
-        await self.ari.channels.snoop(call.agent.id, app=self.app, spy="both",
+        await self.ari.channels.snoop(call.agent_leg.id, app=self.app, spy="both",
                                       whisper="out" if mode == "whisper" else "none",
                                       app_args=f"snoop,{call.id}", snoop_id=snoop.id)
         await self.ari.channels.originate(device, app=self.app, app_args=f"supervisor,{call.id}",
@@ -1343,7 +1341,6 @@ class CallControl:
             call.contact_id = comm.contact_id
             call.agent_id = call.first_agent_id = comm.agent_id
             call.answered_at = comm.answered_at
-            call.bridge_id = f"{call_id}-br"
             call.pauses = list(comm.recording_pauses or [])
             call.transfers = list(comm.transfers or [])
             customer_id = call_id[len(self.app) + 1:] if inbound else f"{call_id}-c"
@@ -1422,10 +1419,10 @@ class CallControl:
             await self._ensure_bridge(call)
         call.bridge_made = True
         present = set(bridge.channels) if bridge is not None else set()
-        missing = [leg.id for leg in (call.customer, call.agent) if leg.id not in present]
+        missing = [leg.id for leg in (call.customer_leg, call.agent_leg) if leg.id not in present]
         if missing:
             await self._ari("bridge legs", self.ari.bridges.add_channel(call.bridge_id, missing))
-        call.customer.in_bridge = call.agent.in_bridge = True
+        call.customer_leg.in_bridge = call.agent_leg.in_bridge = True
         call.phase = Phase.CONNECTED
         call.agent_id = agent_id
         if call.answered_at is None:   # the answer never reached the record

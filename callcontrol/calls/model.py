@@ -73,7 +73,7 @@ class Call:
     first_agent_id: int | None = None  # the agent who answered first (on the record)
     answered_at: datetime | None = None
     ended_at: datetime | None = None
-    bridge_id: str | None = None
+    bridge_id: str = ""                # the call's mixing bridge: "<call id>-br"
     bridge_made: bool = False
     moh: bool = False
     customer_answered: bool = False
@@ -97,6 +97,24 @@ class Call:
     stasis_start_at: datetime | None = None
     popped: set[int] = field(default_factory=set)   # agents who got a pop for this call
     adopted: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.bridge_id:
+            self.bridge_id = f"{self.id}-br"
+
+    @property
+    def customer_leg(self) -> Leg:
+        """The customer's leg; only for steps that run once it exists."""
+        if self.customer is None:
+            raise RuntimeError(f"call {self.id} has no customer leg yet")
+        return self.customer
+
+    @property
+    def agent_leg(self) -> Leg:
+        """The current agent leg; only for steps that run once it exists."""
+        if self.agent is None:
+            raise RuntimeError(f"call {self.id} has no agent leg")
+        return self.agent
 
     def add_leg(self, leg: Leg) -> Leg:
         self.legs[leg.id] = leg

@@ -199,7 +199,7 @@ def make_config(tmp: Path, ari_url: str, db_url: str, **calls: Any) -> Any:
         "CALLCONTROL_OUTBOUND_CALLER_ID": "+35722000000",
         "CALLCONTROL_RECORDINGS_DIR": str(tmp / "recordings"),
     })
-    defaults = {"ring_timeout": 0.6, "queue_max_wait": 3.0, "wrapup_seconds": 0.3,
+    defaults: dict[str, Any] = {"ring_timeout": 0.6, "queue_max_wait": 3.0, "wrapup_seconds": 0.3,
                 "lookup_budget_ms": 150}
     defaults.update(calls)
     return dataclasses.replace(config, calls=dataclasses.replace(config.calls, **defaults))
@@ -215,7 +215,7 @@ async def call_env(tmp: Path, db_url: str | None = None, **calls: Any) -> AsyncI
     await sim.start("127.0.0.1", 0)
     engine = create_engine(db_url)
     sessions = session_factory(engine)
-    options = {"hunt_interval": 0.05, "ring_grace": 0.5, "recording_grace": 1.0,
+    options: dict[str, Any] = {"hunt_interval": 0.05, "ring_grace": 0.5, "recording_grace": 1.0,
                "message_timeout": 2.0, "customer_ring_timeout": 2.0,
                # the simulator scales ARI timeouts too: keep its backstop behind our timers
                "originate_timeout": 1000,

@@ -37,14 +37,15 @@ async def test_writes_are_idempotent_and_drafts_found_by_app_prefix(db):
 
 async def test_journal_keeps_order_and_retries(db):
     records = Records(db.sessions, retry_initial=0.01, retry_max=0.02)
-    real, failures = records.run, []
+    real = records.run
+    failures: list[object] = []
 
     async def flaky(op):
         if len(failures) < 3:
             failures.append(op)
             raise ConnectionError("database restarting")
         return await real(op)
-    records.run = flaky
+    records.run = flaky  # type: ignore[method-assign]
     journal = Journal(records, "app:9")
     now = datetime.now(UTC)
     draft = journal.submit(draft_op("app:9", {"direction": "inbound", "started_at": now}))
@@ -53,7 +54,7 @@ async def test_journal_keeps_order_and_retries(db):
     assert await journal.flush(5) and journal.idle
     assert draft.result() and journal.failures == 3
     comm = await Records(db.sessions).communication("app:9")
-    assert comm.state == "completed" and comm.answered_at is not None
+    assert comm is not None and comm.state == "completed" and comm.answered_at is not None
 
 
 def test_recording_store_refuses_names_that_escape(tmp_path):
