@@ -16,8 +16,8 @@ from callcontrol.crm.models import (
     RewardParticipant,
     RewardScheme,
     Subscription,
+    User,
 )
-from callcontrol.crm.users import create_user
 
 
 async def person(session: AsyncSession, first: str, last: str, *, phone: str | None = None,
@@ -85,5 +85,9 @@ async def participant(session: AsyncSession, contact: Contact, number: str,
     return row
 
 
-async def user(session: AsyncSession, username: str, role: str = "agent"):
-    return await create_user(session, username, "correct horse battery", role)
+async def user(session: AsyncSession, username: str, role: str = "agent") -> User:
+    """A user who never signs in (no argon2 hashing: these tests only need the row)."""
+    row = User(username=username, password_hash="!not-a-hash", role=role)
+    session.add(row)
+    await session.flush()
+    return row

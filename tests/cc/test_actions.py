@@ -82,6 +82,7 @@ def fill(form: dict, world: dict) -> dict:
     return {k: v.format(**world) if isinstance(v, str) else v for k, v in form.items()}
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # pure validation: one engine
 @pytest.mark.parametrize("slug", sorted(VALID))
 async def test_each_action_refuses_each_bad_field(db, world, slug) -> None:
     good, bad = VALID[slug]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 
 from callcontrol.crm.models import AuditEntry, Bill, Contact, Email
@@ -189,6 +190,7 @@ async def test_supervisor_creates_and_activates_a_definition(cc_app) -> None:
     assert 'value="contact.phone"' in search and 'value="contact.name"' not in search
 
 
+@pytest.mark.slow
 async def test_a_heavy_contact_page_renders_with_bounded_statements(cc_app) -> None:
     import time
 
