@@ -63,13 +63,17 @@ def parse_like(value: str | None) -> LikeTerm:
     return term
 
 
+# What separates words in a name: spaces, and hyphens (Anne-Marie, Nowak-Kowalska).
+SEPARATORS = (" ", "-")
+
+
 def word_patterns(term: LikeTerm) -> list[str]:
-    """LIKE patterns that find ``term`` at word boundaries of a space-separated text."""
+    """LIKE patterns that find ``term`` at the word boundaries of a name."""
     t = term.escaped
     if term.mode == "prefix":
-        return [f"{t}%", f"% {t}%"]
+        return [f"{t}%", *(f"%{sep}{t}%" for sep in SEPARATORS)]
     if term.mode == "suffix":
-        return [f"%{t}", f"%{t} %"]
+        return [f"%{t}", *(f"%{t}{sep}%" for sep in SEPARATORS)]
     return [f"%{t}%"]
 
 

@@ -22,6 +22,7 @@ NAMES = {
     "polish": ("Zofia", "Łukasiewicz"),
     "under": ("Tom", "Under_score"),
     "html": ("<script>alert(1)</script>", "O'Brien"),
+    "hyphen": ("Anne-Sophie", "Nowak-Kowalska"),
 }
 
 # (operator, value, the contacts it must find - exactly)
@@ -34,6 +35,9 @@ LIKE_TABLE = [
     ("like", "%ARI%", {"maria", "marios", "anna", "zoe"}),
     ("like", "Papa", {"maria"}),                     # second word, start
     ("like", "apa", set()),                          # not at a word start
+    ("like", "sophie", {"hyphen"}),                  # hyphens separate words too
+    ("like", "%nowak", {"anna", "hyphen"}),
+    ("like", "kowal", {"hyphen"}),
     ("like", "%apa%", {"maria"}),
     ("like", "%stou", {"marios"}),
     ("like", "maric", {"zoe"}),                      # accent-insensitive: Marić
