@@ -8,10 +8,26 @@ wait, recording grace) are ``loop.call_later`` handles that post into the same m
 Ids: an inbound call's id is ``<app>:<caller channel id>``; an outbound one
 ``<app>:out-<hex>`` (":" never occurs in an application name, so two instances with their
 own application names never mistake each other's calls). Every channel and bridge
-callcontrol creates gets an id starting with the call id, and originated channels enter
-Stasis with the arguments ``<kind>,<call id>``,
-so they are told apart from new inbound calls, and after a restart the calls are found
-again from the draft communications and the channels ARI still reports.
+callcontrol creates gets an id starting with the call id (agent legs ``-a<n>u<agent id>``,
+the customer of a click-to-call ``-c``, the bridge ``-br``, supervision ``-s<n>``/``-v<n>``),
+and originated channels enter Stasis with the arguments ``<kind>,<call id>``, so they are
+told apart from new inbound calls, and after a restart the calls are found again from the
+draft communications and the channels ARI still reports.
+
+Inbound: ring indication, look-up within ``lookup_budget_ms`` (else unknown, retried for
+the record), draft communication, then agents longest-idle first, one at a time, each for
+``ring_timeout``; while nobody is free the caller is answered and hears music on hold;
+after ``queue_max_wait`` a message plays and the call is closed as missed with a callback
+activity. Answer: caller and agent bridged, the bridge recorded as WAV, copied into the
+RecordingStore when the call ends.
+
+On the communication: ``category`` is the outcome (answered | missed | failed) and
+``hangup_cause`` says why it ended: caller_hangup, agent_hangup, customer_hangup,
+abandoned (caller left before an answer), queue_timeout, agent_no_answer / agent_busy /
+agent_unreachable / agent_cancelled (click-to-call), customer_no_answer / customer_busy /
+customer_unreachable, channels_lost (every channel vanished, e.g. a PBX restart),
+ended_while_away (ended while callcontrol was down). Cause codes of ChannelHangupRequest are
+never used (README lesson 6): Dial statuses and ChannelDestroyed causes are.
 """
 
 from __future__ import annotations

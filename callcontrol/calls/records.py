@@ -115,19 +115,29 @@ def update_op(call_id: str, fields: dict[str, Any]) -> Operation:
 
 
 def contact_if_unset_op(call_id: str, contact_id: int) -> Operation:
-    """The late look-up result: set the contact only if nobody set one meanwhile."""
+    """The late look-up result: set the contact where nobody set one meanwhile (the
+    communication, and the callback activity of a missed call)."""
     async def op(session: AsyncSession) -> None:
         comm = await _by_call_id(session, call_id)
         if comm is not None and comm.contact_id is None:
             comm.contact_id = contact_id
+        activity = (await session.execute(
+            select(Activity).where(Activity.description == _callback_marker(call_id))
+        )).scalar_one_or_none()
+        if activity is not None and activity.contact_id is None:
+            activity.contact_id = contact_id
     return op
+
+
+def _callback_marker(call_id: str) -> str:
+    return f"Missed call {call_id}"
 
 
 def callback_op(call_id: str, contact_id: int | None, number: str | None,
                 due_at: datetime) -> Operation:
     """A callback activity for a missed call, once per call (the marker is in its subject)."""
     subject = f"Call back {number or 'unknown number'}"
-    marker = f"Missed call {call_id}"
+    marker = _callback_marker(call_id)
 
     async def op(session: AsyncSession) -> int:
         existing = (await session.execute(

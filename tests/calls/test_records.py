@@ -10,6 +10,7 @@ from callcontrol.calls.records import (
     Journal,
     Records,
     callback_op,
+    contact_if_unset_op,
     draft_op,
     update_op,
 )
@@ -66,3 +67,23 @@ def test_recording_store_refuses_names_that_escape(tmp_path):
         except ValueError:
             continue
         raise AssertionError(f"{bad!r} accepted")
+
+
+async def test_late_contact_fills_the_missed_call_and_its_callback(db):
+    from callcontrol.crm.models import Contact
+
+    records = Records(db.sessions)
+    now = datetime.now(UTC)
+    async with db.sessions() as session, session.begin():
+        contact = Contact(kind="person", first_name="Maria", search_name="maria")
+        session.add(contact)
+        await session.flush()
+        contact_id = contact.id
+    await records.run(draft_op("app:7", {"direction": "inbound", "started_at": now}))
+    activity_id = await records.run(callback_op("app:7", None, "+35799123456", now))
+    await records.run(contact_if_unset_op("app:7", contact_id))
+    comm = await records.communication("app:7")
+    async with db.sessions() as session:
+        activity = await session.get(Activity, activity_id)
+    assert comm is not None and comm.contact_id == contact_id
+    assert activity is not None and activity.contact_id == contact_id
