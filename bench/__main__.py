@@ -184,6 +184,7 @@ async def main(argv: list[str] | None = None) -> int:
             await ds.close()
     if args.write_docs:
         docs.update(folder=args.results if args.scale == "full" else report.RESULTS)
+        plot.update_doc(folder=args.results if args.scale == "full" else report.RESULTS)
         print(f"\nupdated {docs.DOC.relative_to(machine.ROOT)} from the latest --full results")
     in_ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
     return 1 if problems and in_ci else 0
