@@ -186,3 +186,53 @@ async def test_fanout_runs_at_a_tiny_scale_on_postgres_and_redis(postgres_server
     assert pop.n == 3 and pop.p50_ms > 0 and "0 without a pop" in pop.note
     assert mem.sockets == 12 and mem.rss_after_mb > 10 and mem.rss_before_mb > 10
     assert "12 hello messages" in mem.note and mem.verdict == ""  # target is at 2,000
+
+
+def _result(name: str, rows: list[dict], mode: str = "full") -> dict:
+    return {"name": name, "command": f"python -m bench --{mode}", "started_at": "2026-11-23",
+            "scale": {"mode": mode, "contacts": 100_000}, "rows": rows,
+            "machine": {"cpu": "cpu", "cores": 2, "python": "3.11", "load_average": [1.0]}}
+
+
+def test_docs_section_reports_the_call_path_targets(tmp_path: Path):
+    def storm_row(backend, pipeline, rate, p99, failures=0, cpu=None, ratio=None):
+        return {"backend": backend, "pipeline": pipeline, "rate": rate, "placed": 100,
+                "popped": 100 - failures, "failures": failures, "sustained_per_s": rate,
+                "n": 100 - failures, "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": p99,
+                "cpu_ms_per_call": cpu, "setups_per_core": 1000 / cpu if cpu else None,
+                "peak_rss_mb": 90.0, "latency_ratio_p99": ratio, "cpu_ratio": ratio}
+    files = {
+        "call-storm-20261123T100000Z.json": _result("call-storm", [
+            storm_row("postgresql+redis", "floor", 100.0, 3.0, cpu=1.0),
+            storm_row("postgresql+redis", "callcontrol", 100.0, 40.0, cpu=40.0, ratio=13.3),
+            storm_row("postgresql+redis", "callcontrol", 50.0, 20.0, cpu=2.5, ratio=2.0)]),
+        "contact-view-20261123T100000Z.json": _result("contact-view", [
+            {"backend": "sqlite", "case": "page /cc/contacts/{id}", "n": 9, "p50_ms": 9.0,
+             "p95_ms": 30.0, "p99_ms": 31.0, "target": "p95 < 50 ms"},
+            {"backend": "sqlite", "case": "section work", "n": 9, "p50_ms": 9.0,
+             "p95_ms": 70.0, "p99_ms": 71.0, "target": ""}]),
+        "fan-out-20261123T100000Z.json": _result("fan-out", [
+            {"backend": "sqlite (embedded)", "case": "RSS with 2,000 websockets", "n": 2000,
+             "p50_ms": None, "sockets": 2000, "rss_after_mb": 180.0, "kb_per_socket": 45.0,
+             "note": "n"}]),
+        "fan-out-20261123T110000Z.json": _result("fan-out", [], mode="smoke"),  # not shown
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_text(json.dumps(data))
+    text = plot.render(tmp_path)
+    assert "| Pop latency p99 < 25 ms at 100 calls/s (postgresql+redis) | p99 40.0 ms" in text
+    assert "**misses**" in text.split("(postgresql+redis) | p99 40.0 ms")[1].split("\n")[0]
+    assert "CPU per call x2.0, p99 latency x2.0 | meets" in text
+    assert "| >= 300 call set-ups/s before callcontrol saturates a core | 400 set-ups/s" in text
+    assert "Contact view p95 < 50 ms (sqlite, page /cc/contacts/{id}) | p95 30.0 ms | meets" \
+        in text and "section work) |" not in text
+    assert "180.0 MB with 2,000 (45.0 KB per socket) | meets" in text
+    doc = tmp_path / "performance.md"
+    doc.write_text(f"# P\nbefore\n{plot.START}\nold\n{plot.END}\nafter\n")
+    plot.update_doc(doc, tmp_path)
+    updated = doc.read_text()
+    assert "old" not in updated and "before" in updated and updated.endswith("after\n")
+    assert "![Pop latency against call rate](performance-pop-latency.png)" in updated
+    doc.write_text("no markers")
+    with pytest.raises(ValueError):
+        plot.update_doc(doc, tmp_path)
