@@ -275,3 +275,19 @@ async def test_sip_phone_caller_answered_and_cancelling(tmp_path):
         await env.wait_agent(agent, AgentState.READY)
         assert not env.sim.channels
         assert not [b for b in env.sim.bridges if b.startswith("callcontrol:")]
+
+
+async def test_waiting_callers_are_served_first_come_first_served(env):
+    agent = await env.add_agent("anna", "1001", ready=False)
+    env.sim.set_device("PJSIP/1001", answer_after=0.5, hangup_after=10)
+    ids = []
+    for i in range(3):
+        sim_call = await env.place(number=f"+3579900000{i}")
+        ids.append(env.call_id_of(sim_call))
+        await env.wait_call(ids[-1], "queued")
+        await asyncio.sleep(0.05)
+    await env.agents.set_state(agent, AgentState.READY)
+    comms = [await env.completed(i, timeout=8) for i in ids]
+    assert [c.agent_id for c in comms] == [agent] * 3
+    answered = [c.answered_at for c in comms]
+    assert answered == sorted(answered)
