@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcontrol.app import CONFIG
 from callcontrol.calls.store import RecordingStore
@@ -106,8 +107,7 @@ class ListQuery:
         return ListQuery(self.contact_id, user.id, self.direction, self.state, self.limit,
                          self.offset)
 
-    def statement(self) -> Select[Any]:
-        stmt = _base()
+    def filtered(self, stmt: Select[Any]) -> Select[Any]:
         if self.contact_id is not None:
             stmt = stmt.where(Communication.contact_id == self.contact_id)
         if self.agent_id is not None:
@@ -116,9 +116,28 @@ class ListQuery:
             stmt = stmt.where(Communication.direction == self.direction)
         if self.state is not None:
             stmt = stmt.where(Communication.state == self.state)
-        return (stmt.order_by(Communication.started_at.desc().nulls_last(),
-                              Communication.id.desc())
-                .offset(self.offset).limit(self.limit + 1))
+        return stmt
+
+    async def rows(self, session: AsyncSession) -> list[Any]:
+        """Up to limit + 1 rows: started ones newest first, then those without a start time
+        (not calls), newest first. Two queries rather than ``NULLS LAST``, which no index
+        of started_at serves: the first walks the started_at index backwards."""
+        want = self.limit + 1
+        timed = Communication.started_at.is_not(None)
+        rows = list((await session.execute(
+            self.filtered(_base().where(timed))
+            .order_by(Communication.started_at.desc(), Communication.id.desc())
+            .offset(self.offset).limit(want))).all())
+        if len(rows) == want:
+            return rows
+        skip = 0
+        if not rows and self.offset:  # the offset may reach past every started one
+            count = self.filtered(select(func.count()).select_from(Communication).where(timed))
+            skip = max(0, self.offset - (await session.execute(count)).scalar_one())
+        rows += (await session.execute(
+            self.filtered(_base().where(Communication.started_at.is_(None)))
+            .order_by(Communication.id.desc()).offset(skip).limit(want - len(rows)))).all()
+        return rows
 
 
 def _base() -> Select[Any]:
@@ -194,7 +213,7 @@ async def list_communications(request: web.Request) -> web.Response:
     user = require_role(request, *ROLES)
     query = ListQuery.parse(request.query, user).authorised_for(user)
     async with request.app[SESSIONS]() as session:
-        rows = list((await session.execute(query.statement())).all())
+        rows = await query.rows(session)
     more = len(rows) > query.limit
     rows = rows[:query.limit]
     recordings = await asyncio.to_thread(_recordings, recording_store(request.app), rows)

@@ -248,3 +248,19 @@ async def test_wav_duration_matches_the_file(api_stack, tmp_path):
     comm = await s.add_comm(agent="anna", recording="long")
     _, body = await s.get(f"{LIST}/{comm}", "sue")
     assert body["recording"]["duration_seconds"] == pytest.approx(expected) == 3.5
+
+
+async def test_pages_run_from_started_calls_into_communications_without_a_start(api_stack):
+    s = api_stack
+    timed = [await s.add_comm(agent="anna", minutes=m) for m in (5, 1, 9)]
+    untimed = [await s.add_comm(agent="anna", started_at=None) for _ in range(3)]
+    order = [timed[2], timed[0], timed[1], *reversed(untimed)]
+    for limit in (1, 2, 4):
+        for offset in range(0, 8):
+            status, body = await s.get(f"{LIST}?limit={limit}&offset={offset}", "anna")
+            assert status == 200
+            got = [c["id"] for c in body["communications"]]
+            assert got == order[offset:offset + limit], (limit, offset)
+            assert body["has_more"] is (offset + limit < len(order)), (limit, offset)
+    _, body = await s.get(f"{LIST}?limit=2&offset=4&direction=outbound", "anna")
+    assert body["communications"] == [] and body["has_more"] is False
