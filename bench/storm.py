@@ -74,6 +74,7 @@ class StormRow(Row):
     cpu_ms_per_call: float | None = None
     peak_rss_mb: float | None = None
     agents: int = 0
+    load_seconds: float = 0.0       # how long calls were placed for
     setups_per_core: float | None = None   # 1000 / cpu_ms_per_call
     latency_ratio_p99: float | None = None  # callcontrol p99 / floor p99
     cpu_ratio: float | None = None          # callcontrol CPU per call / floor's
@@ -471,11 +472,13 @@ def storm_row(backend: str, pipeline: str, m: Measured, agents: int, *,
     row.setups_per_core = round(1000 / cpu_ms, 1) if cpu_ms else None
     row.peak_rss_mb = round(m.peak_rss / 2**20, 1)
     row.agents = agents
+    row.load_seconds = round(m.seconds, 1)
     return row
 
 
 def describe(row: StormRow) -> str:
-    parts = [f"{row.placed} placed, {row.popped} popped ({row.failures} failures), "
+    parts = [f"{row.placed} placed in {row.load_seconds:g} s, {row.popped} popped "
+             f"({row.failures} failures), "
              f"sustained {row.sustained_per_s} calls/s, CPU {row.cpu_ms_per_call} ms/call "
              f"(= {row.setups_per_core} set-ups/s per core), peak RSS {row.peak_rss_mb} MB, "
              f"{row.agents} agents"]
