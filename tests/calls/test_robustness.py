@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from callcontrol.agents.states import AgentState
-from tests.calls.conftest import call_env, eventually
+from tests.calls.conftest import call_env, eventually, wav_seconds
 
 MARIA = "+35799123456"
 
@@ -69,7 +69,9 @@ async def test_restart_mid_call_adopts_the_live_call(env):
     await env.sim.hangup(sim_call.stasis_channel_id)
     comm = await env.completed(call_id)
     assert comm.hangup_cause == "caller_hangup" and comm.category == "answered"
-    assert env.store.path(comm.recording).is_file()
+    # the recording ran on through the restart
+    talk = (comm.ended_at - comm.answered_at).total_seconds()
+    assert abs(wav_seconds(env.store.path(comm.recording)) - talk) < 0.35
     assert len(await env.comms()) == 1
     await env.saw_state(agent, AgentState.WRAP_UP)
 
