@@ -212,6 +212,8 @@ class PbxEngine:
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
         self._check_scheduled = False
         self._misc_timers: set[asyncio.TimerHandle] = set()
+        self._pb_active: dict[str, Playback] = {}        # target uri -> playing now
+        self._pb_queue: dict[str, list[Playback]] = {}   # target uri -> waiting
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -1332,8 +1334,23 @@ class PbxEngine:
                       language=lang or "en")
         self.playbacks[pb.id] = pb
         target.playbacks.add(pb)
-        self._soon(self._playback_step, pb)
+        if uri in self._pb_active:
+            # Asterisk plays one thing at a time on a channel or bridge: this one waits
+            self._pb_queue.setdefault(uri, []).append(pb)
+        else:
+            self._pb_active[uri] = pb
+            self._soon(self._playback_step, pb)
         return pb
+
+    def _playback_next(self, uri: str) -> None:
+        self._pb_active.pop(uri, None)
+        queue = self._pb_queue.get(uri)
+        if queue:
+            nxt = queue.pop(0)
+            if not queue:
+                del self._pb_queue[uri]
+            self._pb_active[uri] = nxt
+            self._soon(self._playback_step, nxt)
 
     def _media_seconds(self, uri: str) -> float | None:
         scheme, _, what = uri.partition(":")
@@ -1372,6 +1389,7 @@ class PbxEngine:
             # sent PlaybackStarted and never a PlaybackFinished (errors.json).
             self.playbacks.pop(pb.id, None)
             pb.target.playbacks.discard(pb)
+            self._playback_next(pb.target_uri)
             return
         if seconds is None:
             self._playback_finish(pb, "failed")
@@ -1403,6 +1421,10 @@ class PbxEngine:
             pb.timer.cancel()
         pb.target.playbacks.discard(pb)
         pb.state = state
+        if self._pb_active.get(pb.target_uri) is pb:
+            self._playback_next(pb.target_uri)
+        elif pb in self._pb_queue.get(pb.target_uri, []):
+            self._pb_queue[pb.target_uri].remove(pb)
         self._pb_event("PlaybackFinished", pb)
 
     def get_playback(self, playback_id: str) -> Playback:
@@ -1513,6 +1535,8 @@ class PbxEngine:
         self.bridges.clear()
         self.live_recordings.clear()
         self.playbacks.clear()
+        self._pb_active.clear()
+        self._pb_queue.clear()
         self.device_states.clear()
         self.app_subscriptions.clear()
         self.crashed = False

@@ -183,6 +183,16 @@ async def test_playbacks(sim: PbxSimulator, ari: Ari) -> None:
     await ari.ok("DELETE", f"/playbacks/{tone['id']}")
     assert (await ari.request("GET", f"/playbacks/{tone['id']}"))[0] == 404
     assert (await ari.request("POST", f"/channels/{sid}/play"))[0] == 500
+    # one playback at a time per channel: the second waits for the first
+    first = await ari.ok("POST", f"/channels/{sid}/play", {"media": "sound:beep"}, status=201)
+    second = await ari.ok("POST", f"/channels/{sid}/play", {"media": "sound:beep"},
+                          status=201)
+    await events.wait(lambda e: e["type"] == "PlaybackFinished"
+                      and e["playback"]["id"] == second["id"])
+    order = [(e["type"], e["playback"]["id"]) for e in events.items
+             if (e.get("playback") or {}).get("id") in (first["id"], second["id"])]
+    assert order == [("PlaybackStarted", first["id"]), ("PlaybackFinished", first["id"]),
+                     ("PlaybackStarted", second["id"]), ("PlaybackFinished", second["id"])]
     assert await ari.ok("GET", "/sounds/beep") == {
         "id": "beep", "formats": [{"language": "en", "format": "gsm"}]}
 

@@ -18,7 +18,7 @@ from tests.pbxsim.miniapp import MiniApp
 @pytest.mark.slow
 async def test_200_calls_answered_bridged_and_cleaned_up(tmp_path: Path) -> None:
     # time scale 0.05: agents stay 300 s = 15 s real, far longer than this test even on a
-    # loaded machine; talk 0.3 s real; callers wait up to 10 s real to be answered
+    # loaded machine; talk 2 s real; callers wait up to 10 s real to be answered
     sim = PbxSimulator(recordings_dir=tmp_path, time_scale=0.05)
     await sim.start()
     sim.engine.listeners.clear()      # schema checks are covered elsewhere; measure the sim
@@ -35,7 +35,7 @@ async def _run_200(sim: PbxSimulator) -> None:
         await sim.wait_for(lambda: sim.engine.app_registered("callcontrol"), 2)
         started = time.monotonic()
         report = await generate_load(sim, calls_per_second=100, duration=2.0,
-                                     talk_time=6, give_up_after=200)
+                                     talk_time=40, give_up_after=200)
         await sim.wait_for(lambda: app.completed >= 200 and not sim.channels
                            and not sim.bridges, 60)
         elapsed = time.monotonic() - started
