@@ -59,6 +59,12 @@ async def test_bad_number_is_refused_before_anything_rings(env, api):
     assert await env.comms() == []
     status, _ = await api.post("/api/v1/calls", None, {"number": CUSTOMER})
     assert status == 401
+    engineer = await env.add_user("eve", None, None, role="engineer")
+    status, data = await api.post("/api/v1/calls", engineer, {"number": CUSTOMER})
+    assert status == 403 and data["error"] == "forbidden"
+    status, data = await api.get("/api/v1/calls", engineer)
+    assert status == 200 and data == {"calls": []}
+    assert not env.sim.channels
 
 
 async def test_agent_does_not_answer_their_phone(env, api):
