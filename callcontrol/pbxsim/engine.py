@@ -349,7 +349,26 @@ class PbxEngine:
                 snapshot["connected"] = {"name": "", "number": ""}
                 snapshot["dialplan"]["app_name"] = snapshot["dialplan"]["app_data"] = ""
             self.emit("ChannelCreated", {"channel": snapshot})
+        if ch.device is not None:
+            self._device_changed(ch.device)
         return ch
+
+    def _device_changed(self, device: Device) -> None:
+        """EndpointStateChange/DeviceStateChanged of a PJSIP phone, for apps subscribed to
+        ``endpoint:PJSIP/<res>`` / ``deviceState:PJSIP/<res>`` (and subscribeAll sockets)."""
+        if not (self.conns or self.listeners):
+            return
+        ids = [c.id for c in self.channels.values() if c.device is device]
+        endpoint_src = f"endpoint:PJSIP/{device.resource}"
+        device_src = f"deviceState:PJSIP/{device.resource}"
+        ep_apps = tuple(a for a, subs in self.app_subscriptions.items()
+                        if endpoint_src in subs or "endpoint:PJSIP" in subs)
+        ds_apps = tuple(a for a, subs in self.app_subscriptions.items() if device_src in subs)
+        self.emit("EndpointStateChange", {"endpoint": device.json(ids)}, apps=ep_apps)
+        state = "INUSE" if ids else "NOT_INUSE"
+        self.emit("DeviceStateChanged",
+                  {"device_state": {"name": f"PJSIP/{device.resource}", "state": state}},
+                  apps=ds_apps)
 
     def get_channel(self, channel_id: str) -> Channel:
         ch = self.channels.get(channel_id)
@@ -456,6 +475,8 @@ class PbxEngine:
             ch.app_name = ch.app_data = ""
         self._ch_event("ChannelDestroyed", ch, cause=cause, cause_txt=cause_txt(cause))
         ch.watchers = set()
+        if ch.device is not None:
+            self._device_changed(ch.device)
 
     # ------------------------------------------------------------------ hang-ups
     def hangup_by_app(self, ch: Channel, cause: int = 16) -> None:

@@ -253,3 +253,27 @@ async def test_applications_device_states_asterisk(sim: PbxSimulator, ari: Ari) 
     assert (await ari.request("PUT", "/asterisk/modules/nope.so"))[0] == 404
     await ari.ok("POST", "/asterisk/variable", {"variable": "G", "value": "v"})
     assert await ari.ok("GET", "/asterisk/variable", {"variable": "G"}) == {"value": "v"}
+
+
+async def test_endpoint_and_device_state_events_for_subscribers(sim: PbxSimulator,
+                                                                ari: Ari) -> None:
+    events = await ari.events()
+    await ari.ok("POST", "/applications/callcontrol/subscription",
+                 {"eventSource": "endpoint:PJSIP/1002,deviceState:PJSIP/1002"})
+    ch = await _originate(ari, "PJSIP/1002")
+    busy = await events.wait_type("EndpointStateChange")
+    assert busy["endpoint"]["resource"] == "1002" and busy["endpoint"]["channel_ids"] == [ch["id"]]
+    assert (await events.wait_type("DeviceStateChanged"))["device_state"] == {
+        "name": "PJSIP/1002", "state": "INUSE"}
+    assert (await ari.ok("GET", "/deviceStates/PJSIP%2F1002"))["state"] == "INUSE"
+    await events.wait_type("StasisStart", ch["id"])
+    await ari.ok("DELETE", f"/channels/{ch['id']}")
+    await events.wait(lambda e: e["type"] == "EndpointStateChange"
+                      and e["endpoint"]["channel_ids"] == [])
+    await events.wait(lambda e: e["type"] == "DeviceStateChanged"
+                      and e["device_state"]["state"] == "NOT_INUSE")
+    # an app not subscribed to the endpoint hears nothing about it
+    other = await ari.events("other")
+    await _originate(ari, "PJSIP/1003")
+    await sim.wait_for(lambda: len(sim.channels) == 1, 1)
+    assert "EndpointStateChange" not in other.types()
