@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +38,23 @@ S = AgentState
 SWEEP_SECONDS = 5.0
 Plan = tuple[AgentState, str | None] | None
 Planner = Callable[[AgentStatusRow], Plan]
+
+
+EXTENSION = re.compile(r"[A-Za-z0-9_-]{1,16}")
+DEVICE = re.compile(r"(PJSIP|SIP|IAX2)/([A-Za-z0-9_.-]{1,48})")
+
+
+def _device(ext: str, given: str | None, own_ext: str | None, own_device: str | None) -> str:
+    """The phone to ring for ``ext``: the user's own device on their own extension, else
+    ``PJSIP/<ext>``; a given device must be a plain endpoint of that extension."""
+    if given is None:
+        return own_device if own_device and ext == own_ext else f"PJSIP/{ext}"
+    if given == own_device and ext == own_ext:
+        return given
+    found = DEVICE.fullmatch(given)
+    if found is None or found.group(2) != ext:
+        raise ValidationFailed(f"device: the phone of extension {ext}, such as PJSIP/{ext}")
+    return given
 
 
 def _to(state: AgentState, reason: str | None = None) -> Planner:
@@ -102,7 +120,12 @@ class AgentService:
 
     async def cti_login(self, user_id: int, extension: str | None = None,
                         device: str | None = None) -> AgentStatus:
-        """Bind the agent to an extension/device (default: the user's own) and make them ready."""
+        """Bind the agent to an extension/device (default: the user's own) and make them ready.
+
+        Another extension (hot-desking) is allowed unless it is another user's own or in use;
+        the device must be that extension's phone (``PJSIP/<ext>``): an agent cannot point
+        call control at an arbitrary dial string.
+        """
         async with store.transaction(self._sessions) as session:
             found = await store.load(session, user_id)
             if found is None:
@@ -111,14 +134,19 @@ class AgentService:
             ext = (extension or "").strip() or (row.extension if row else None) or user.extension
             if not ext:
                 raise NoExtension("no extension: give one, or set the user's extension")
+            if not EXTENSION.fullmatch(ext):
+                raise ValidationFailed("extension: letters, digits, '-' or '_', at most 16")
+            owner = await store.extension_owner(session, ext)
             holder = await store.extension_holder(session, ext)
+        if owner not in (None, user_id):
+            raise ExtensionInUse(f"extension {ext} belongs to another user")
         if holder is not None and holder != user_id:
             raise ExtensionInUse(f"extension {ext} is in use by another agent")
         if row is not None and row.state != S.LOGGED_OUT.value:
             if row.extension == ext:
                 return store.status_of(user, row)
             raise ExtensionInUse(f"already logged in on extension {row.extension}; log out first")
-        dev = (device or "").strip() or user.device or f"PJSIP/{ext}"
+        dev = _device(ext, (device or "").strip() or None, user.extension, user.device)
         return await self._change(user_id, _to(S.READY), Cause.AGENT,
                                   fields={"extension": ext, "device": dev})
 

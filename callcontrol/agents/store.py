@@ -136,6 +136,11 @@ async def reserve_one(session: AsyncSession, exclude: Iterable[int], now: dateti
     return result.scalar_one_or_none()
 
 
+async def extension_owner(session: AsyncSession, extension: str) -> int | None:
+    """The user whose own extension it is (users.extension), if any."""
+    return await session.scalar(select(User.id).where(User.extension == extension))
+
+
 async def extension_holder(session: AsyncSession, extension: str) -> int | None:
     """The logged-in agent on ``extension``, if any."""
     return await session.scalar(select(T.user_id).where(

@@ -67,6 +67,24 @@ async def test_login_refuses_an_extension_held_by_another_agent(db, service):
         await service.cti_login(nobody.id)
 
 
+async def test_login_cannot_point_call_control_at_someone_elses_phone(db, service):
+    from callcontrol.errors import ValidationFailed
+
+    a, b = await _agents(db, 2)  # own extensions a1000, a1001
+    with pytest.raises(ExtensionInUse, match="belongs to another user"):
+        await service.cti_login(a, extension="a1001")
+    for device in ("PJSIP/a1001", "Local/0044123@outbound", "PJSIP/trunk/sip:+44@x",
+                   "PJSIP/2001@trunk"):
+        with pytest.raises(ValidationFailed, match="device"):
+            await service.cti_login(a, extension="2001", device=device)
+    with pytest.raises(ValidationFailed, match="extension"):
+        await service.cti_login(a, extension="20 01; drop")
+    hot_desk = await service.cti_login(a, extension="2001")
+    assert hot_desk.device == "PJSIP/2001"  # not the user's own phone elsewhere
+    await service.cti_logout(a)
+    assert (await service.cti_login(b)).device == "PJSIP/a1001"
+
+
 async def test_reserve_takes_the_longest_idle_agent_first(db, service):
     a, b, c = await _agents(db, 3)
     for uid in (b, a, c):  # b has been idle longest

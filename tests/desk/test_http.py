@@ -25,8 +25,8 @@ async def test_login_on_an_explicit_extension_and_conflicts(dsk):
     body = await resp.json()
     assert resp.status == 400 and body["error"] == "no-extension"
     resp = await dsk.client.post("/api/v1/agents/me/cti-login", headers=dsk.bearer(ann),
-                                 json={"extension": "2001", "device": "PJSIP/ann-desk"})
-    assert (await resp.json())["device"] == "PJSIP/ann-desk"
+                                 json={"extension": "2001", "device": "SIP/2001"})
+    assert (await resp.json())["device"] == "SIP/2001"
     resp = await dsk.client.post("/api/v1/agents/me/cti-login", headers=dsk.bearer(bob),
                                  json={"extension": "2001"})
     assert resp.status == 409 and (await resp.json())["error"] == "extension-in-use"
