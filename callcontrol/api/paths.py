@@ -93,7 +93,8 @@ def communications() -> dict[str, Any]:
                    "content": {"audio/wav": {"schema": {"type": "string",
                                                         "contentMediaType": "audio/wav"}}}},
              206: {"description": "the requested byte range (send a Range header)",
-                   "content": {"audio/wav": {"schema": {"type": "string"}}}}},
+                   "content": {"audio/wav": {"schema": {"type": "string"}}}},
+             416: {"description": "the Range lies outside the file"}},
             errors=(400, 401, 403, 404), params=(COMM_ID,),
             description=who + " 404 `no-recording` when none is stored.")},
     }

@@ -180,6 +180,12 @@ async def test_recording_downloads_whole_and_by_range(api_stack):
     assert resp.headers["Content-Range"] == f"bytes 0-43/{len(data)}"
     resp = await s.raw(f"{LIST}/{comm}/recording", "ada", headers={"Range": "bytes=100-"})
     assert resp.status == 206 and await resp.read() == data[100:]
+    resp = await s.raw(f"{LIST}/{comm}/recording", "ada",
+                       headers={"Range": f"bytes={len(data) + 10}-"})
+    assert resp.status == 416
+    resp = await s.client.head(f"{LIST}/{comm}/recording",
+                               headers={"Authorization": f"Bearer {s.tokens['bob']}"})
+    assert resp.status == 200 and int(resp.headers["Content-Length"]) == len(data)
 
 
 async def test_a_name_stored_with_its_extension_is_found(api_stack):
