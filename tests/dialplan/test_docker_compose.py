@@ -27,8 +27,8 @@ def test_compose_passes_only_variables_callcontrol_reads():
         assert env and set(env) <= known, set(env) - known
 
 
-def test_compose_environment_is_a_valid_configuration_that_reaches_the_services():
-    config = load_config({**_env("callcontrol"), "CALLCONTROL_VAR_DIR": "unused"})
+def test_compose_environment_is_a_valid_configuration_that_reaches_the_services(tmp_path):
+    config = load_config({**_env("callcontrol"), "CALLCONTROL_VAR_DIR": str(tmp_path)})
     assert config.database_url.startswith("postgresql+asyncpg://")
     assert "@postgres/" in config.database_url and "//redis:" in config.redis_url
     assert config.ari.url.startswith("http://asterisk:8088")
