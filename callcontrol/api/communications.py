@@ -12,14 +12,16 @@ Authorisation is strict: an agent sees only the communications they handled
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import re
 import wave
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiMapping
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +40,7 @@ MAX_ID = 2**31 - 1  # the id columns are 32-bit integers in PostgreSQL
 DIRECTIONS = ("inbound", "outbound")
 STATES = ("draft", "completed")
 PARAMETERS = ("contact_id", "agent", "direction", "state", "limit", "offset")
+_DIGITS = re.compile(r"[0-9]{1,12}")
 
 
 def bad_parameter(name: str, message: str) -> ApiError:
@@ -45,20 +48,25 @@ def bad_parameter(name: str, message: str) -> ApiError:
                     details={"parameter": name})
 
 
-def parse_id(name: str, raw: str) -> int:
+def _whole(raw: str) -> int | None:
     text = raw.strip()
-    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+    return int(text) if _DIGITS.fullmatch(text) else None  # ASCII only: int("²") fails
+
+
+def parse_id(name: str, raw: str) -> int:
+    value = _whole(raw)
+    if value is None or not 0 < value <= MAX_ID:
         raise bad_parameter(name, f"a positive whole number, not {raw[:40]!r}")
-    return int(text)
+    return value
 
 
 def _bounded(name: str, raw: str | None, default: int, low: int, high: int) -> int:
     if raw is None:
         return default
-    text = raw.strip()
-    if not text.isdigit() or not low <= int(text) <= high:
+    value = _whole(raw)
+    if value is None or not low <= value <= high:
         raise bad_parameter(name, f"a whole number from {low} to {high}, not {raw[:40]!r}")
-    return int(text)
+    return value
 
 
 def _choice(name: str, raw: str | None, choices: tuple[str, ...]) -> str | None:
@@ -79,12 +87,12 @@ class ListQuery:
     offset: int
 
     @classmethod
-    def parse(cls, query: Mapping[str, str], user: User) -> ListQuery:
+    def parse(cls, query: MultiMapping[str], user: User) -> ListQuery:
         unknown = sorted(set(query) - set(PARAMETERS))
         if unknown:
             raise bad_parameter(unknown[0], f"unknown parameter; use {', '.join(PARAMETERS)}")
         for name in set(query):
-            if len(query.getall(name)) > 1:  # type: ignore[attr-defined]
+            if len(query.getall(name)) > 1:
                 raise bad_parameter(name, "give it once")
         contact = query.get("contact_id")
         agent = query.get("agent")
@@ -104,8 +112,7 @@ class ListQuery:
             return self
         if self.agent_id not in (None, user.id):
             raise Forbidden("agents see only their own communications")
-        return ListQuery(self.contact_id, user.id, self.direction, self.state, self.limit,
-                         self.offset)
+        return dataclasses.replace(self, agent_id=user.id)
 
     def filtered(self, stmt: Select[Any]) -> Select[Any]:
         if self.contact_id is not None:

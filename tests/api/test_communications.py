@@ -85,7 +85,8 @@ BAD_PARAMETERS = [
     ("offset=-5", "offset"), ("contact_id=0", "contact_id"), ("contact_id=abc", "contact_id"),
     ("contact_id=99999999999", "contact_id"), ("agent=you", "agent"), ("agent=1.5", "agent"),
     ("direction=sideways", "direction"), ("state=open", "state"), ("colour=red", "colour"),
-    ("limit=5&limit=6", "limit"),
+    ("limit=5&limit=6", "limit"), ("limit=%C2%B2", "limit"), ("contact_id=%D9%A3", "contact_id"),
+    ("limit=", "limit"), ("offset=1e3", "offset"), ("agent=" + "9" * 40, "agent"),
 ]
 
 
@@ -241,7 +242,7 @@ async def test_without_credentials_401_and_unknown_ids_404(api_stack):
         for path in (f"{LIST}/{comm + 1000}", f"{LIST}/{comm + 1000}/recording"):
             status, body = await s.get(path, who)
             assert status == 404 and body["error"] == "not-found", path
-    for bad in ("abc", "0", "-3", "99999999999"):
+    for bad in ("abc", "0", "-3", "99999999999", "%C2%B2", "1.0"):
         status, body = await s.get(f"{LIST}/{bad}", "sue")
         assert status == 400 and body["details"] == {"parameter": "id"}, bad
 
