@@ -1,16 +1,21 @@
 """Agent REST API: the signed-in agent's CTI login/logout, state and pop preference; the
-supervisors' list of agents. Cookie callers need the CSRF header (the middleware checks)."""
+supervisors' list of agents and occupancy from the persisted state history.
+Cookie callers need the CSRF header (the middleware checks)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
+from callcontrol.agents import report
+from callcontrol.agents.errors import NoSuchAgent
 from callcontrol.agents.states import AgentState, Cause
+from callcontrol.crm.models import utcnow
 from callcontrol.desk.keys import AGENTS, POPS
 from callcontrol.errors import ApiError, ValidationFailed
-from callcontrol.web.auth import current_user, requires
+from callcontrol.web.auth import SESSIONS, current_user, require_role, requires
 
 MAX_BODY = 4096
 
@@ -86,6 +91,40 @@ async def list_agents(request: web.Request) -> web.Response:
     return web.json_response({"agents": [a.to_json() for a in agents]})
 
 
+def _instant(request: web.Request, name: str, default: datetime) -> datetime:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name}: an ISO 8601 time such as 2026-11-23T08:00:00Z") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def occupancy(request: web.Request) -> web.Response:
+    """Time per state and per pause reason in ``from``..``to`` (default: the last 24 h)."""
+    user = current_user(request)
+    target = request.match_info["user"]
+    if target == "me":
+        user_id = user.id
+    else:
+        require_role(request, "supervisor", "admin")
+        if not target.isdigit():
+            raise NoSuchAgent(f"no agent {target[:20]!r}")
+        user_id = int(target)
+    end = _instant(request, "to", utcnow())
+    start = _instant(request, "from", end - timedelta(days=1))
+    if not start < end or end - start > timedelta(days=report.MAX_WINDOW_DAYS):
+        raise ValidationFailed(
+            f"from must be before to, at most {report.MAX_WINDOW_DAYS} days apart")
+    if await request.app[AGENTS].get(user_id) is None:
+        raise NoSuchAgent(f"no agent {user_id}")
+    async with request.app[SESSIONS]() as session:
+        result = await report.agent_occupancy(session, user_id, start, end)
+    return web.json_response({"user_id": user_id, **result.to_json()})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/agents", list_agents)
     app.router.add_get("/api/v1/agents/me", me)
@@ -93,3 +132,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/agents/me/cti-logout", cti_logout)
     app.router.add_put("/api/v1/agents/me/state", put_state)
     app.router.add_put("/api/v1/agents/me/pop-preference", put_pop_preference)
+    app.router.add_get("/api/v1/agents/{user}/occupancy", occupancy)

@@ -86,3 +86,32 @@ async def test_the_top_bar_offers_the_cti_telephone_and_loads_the_desk_script(ds
     assert "<script>" not in html  # CSP: no inline scripts
     js = await dsk.client.get("/static/desk/desk.js")
     assert js.status == 200 and "WebSocket" in await js.text()
+
+
+async def test_occupancy_from_the_persisted_history(dsk):
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    uid, agent = await dsk.user("ann", extension="1001")
+    _, boss = await dsk.user("sue", role="supervisor")
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    await dsk.agents.cti_login(uid)
+    await asyncio.sleep(0.2)
+    await dsk.agents.set_state(uid, "not_ready", reason="lunch")
+    await asyncio.sleep(0.2)
+    query = {"from": start.isoformat()}
+    resp = await dsk.client.get("/api/v1/agents/me/occupancy", headers=dsk.bearer(agent),
+                                params=query)
+    body = await resp.json()
+    assert resp.status == 200 and body["user_id"] == uid and body["changes"] == 2
+    assert body["seconds"]["ready"] >= 0.2 and body["not_ready_reasons"]["lunch"] >= 0.2
+    url = f"/api/v1/agents/{uid}/occupancy"
+    assert (await dsk.client.get(url, headers=dsk.bearer(agent))).status == 403
+    assert (await dsk.client.get(url, headers=dsk.bearer(boss))).status == 200
+    assert (await dsk.client.get("/api/v1/agents/999/occupancy",
+                                 headers=dsk.bearer(boss))).status == 404
+    bad = await dsk.client.get(url, headers=dsk.bearer(boss), params={"from": "yesterday"})
+    assert bad.status == 422 and "ISO 8601" in (await bad.json())["message"]
+    backwards = await dsk.client.get(url, headers=dsk.bearer(boss), params={
+        "from": "2026-11-23T10:00:00Z", "to": "2026-11-23T09:00:00Z"})
+    assert backwards.status == 422
