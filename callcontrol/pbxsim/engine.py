@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from callcontrol.logs import call_context
 from callcontrol.pbxsim import audio
 from callcontrol.pbxsim.model import (
     Bridge,
@@ -424,7 +425,8 @@ class PbxEngine:
         if set_dialplan and not from_dialplan:
             ch.app_name, ch.app_data = "Stasis", ",".join([app, *args])
         if not self.app_registered(app):
-            logger.warning("pbxsim: Stasis app %r not registered; %s hangs up", app, ch.name)
+            _log(ch, logging.WARNING, "pbxsim: Stasis app %r not registered; %s hangs up", app,
+                 ch.name)
             ch.variables["STASISSTATUS"] = "FAILED"
             self._soon(self._dialplan_ends, ch, owner=ch)
             return False
@@ -710,7 +712,8 @@ class PbxEngine:
         caller_all = f'"{ch2.caller_name}" <{ch2.caller_number}>'
         program = lab_program(ch2.context, ch2.exten, ch2.variables, caller_all)
         if program is None:
-            logger.info("pbxsim: no extension %s@%s in the lab dialplan", ch2.exten, ch2.context)
+            _log(ch1, logging.INFO, "pbxsim: no extension %s@%s in the lab dialplan", ch2.exten,
+                 ch2.context)
             self._originate_fail(ch1, "CHANUNAVAIL", 1, 1)
             return
         if ch2.context == "from-pstn":
@@ -805,7 +808,8 @@ class PbxEngine:
                 ch1.context, ch1.exten = context, extension
                 program = lab_program(context, extension, ch1.variables)
                 if program is None:
-                    logger.info("pbxsim: no extension %s@%s; %s hangs up", extension, context,
+                    _log(ch1, logging.INFO, "pbxsim: no extension %s@%s; %s hangs up", extension,
+                         context,
                                 ch1.name)
                     self._soon(self._dialplan_ends, ch1, owner=ch1)
                 else:
@@ -1250,7 +1254,7 @@ class PbxEngine:
         rec.channel_id = self._new_id()
         self.live_recordings[name] = rec
         target.recordings.add(rec)
-        if is_bridge:
+        if isinstance(target, Bridge):
             target.update_technology()
             self._update_bridgepeers(target)
         self._soon(self._recording_start, rec, max_duration)
@@ -1328,7 +1332,8 @@ class PbxEngine:
                 rec.state = "done"
                 rec.duration = int(rec.seconds())
             except OSError as exc:
-                logger.error("pbxsim: cannot write recording %s: %s", path, exc)
+                with call_context(rec.target.id):
+                    logger.error("pbxsim: cannot write recording %s: %s", path, exc)
                 rec.state = "failed"
                 rec.cause = str(exc)
         if isinstance(rec.target, Bridge) and rec.target.alive:
@@ -1579,6 +1584,12 @@ class PbxEngine:
             "time_scale": self.time_scale,
             "counters": dict(self.counters),
         }
+
+
+def _log(ch: Channel, level: int, msg: str, *args: Any) -> None:
+    """Log about a call with its channel id as the call id."""
+    with call_context(ch.id):
+        logger.log(level, msg, *args)
 
 
 def _wav_seconds(path: Path) -> float:

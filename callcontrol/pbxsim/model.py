@@ -246,8 +246,8 @@ class LiveRecording:
         return sum(s for s, _ in self.segments)
 
     def json(self) -> dict[str, Any]:
-        out = {"name": self.name, "format": self.format, "state": self.state,
-               "target_uri": self.target_uri}
+        out: dict[str, Any] = {"name": self.name, "format": self.format,
+                               "state": self.state, "target_uri": self.target_uri}
         if self.duration is not None:
             out["duration"] = self.duration
         if self.cause:
