@@ -105,6 +105,7 @@ class AgentService:
                 await self._rearm()
             except Exception:  # a database blip must not end the sweeping
                 logger.exception("could not look for wrap-ups to finish")
+            self._refresh_gauge()  # other processes change agents too
 
     async def close(self) -> None:
         background = [t for t in (self._gauge_task, self._sweeper) if t is not None]

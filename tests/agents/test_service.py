@@ -286,6 +286,21 @@ async def test_gauge_counts_agents_by_state(db, service):
     assert gauge.value(state="on_call") == 0
 
 
+async def test_the_gauge_follows_changes_made_by_another_process(db):
+    metrics = product_registry()
+    watcher = AgentService(db.sessions, create_bus(None), metrics, sweep_seconds=0.05)
+    other = AgentService(db.sessions, create_bus(None))
+    await watcher.start()
+    try:
+        [uid] = await _agents(db, 1)
+        await other.cti_login(uid)
+        await asyncio.sleep(0.3)
+        assert metrics["callcontrol_agents"].value(state="ready") == 1
+    finally:
+        await watcher.close()
+        await other.close()
+
+
 async def test_pop_preference_is_persisted_and_validated(db, service):
     [uid] = await _agents(db, 1)
     assert (await service.set_pop_preference(uid, "answer")).pop_preference == "answer"
