@@ -114,7 +114,7 @@ class ListQuery:
             raise Forbidden("agents see only their own communications")
         return dataclasses.replace(self, agent_id=user.id)
 
-    def filtered(self, stmt: Select[Any]) -> Select[Any]:
+    def filtered(self, stmt: Select) -> Select:
         if self.contact_id is not None:
             stmt = stmt.where(Communication.contact_id == self.contact_id)
         if self.agent_id is not None:
@@ -147,7 +147,7 @@ class ListQuery:
         return rows
 
 
-def _base() -> Select[Any]:
+def _base() -> Select:
     return (select(Communication, Contact, User)
             .outerjoin(Contact, Contact.id == Communication.contact_id)
             .outerjoin(User, User.id == Communication.agent_id))
