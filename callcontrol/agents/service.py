@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcontrol.agents import store
@@ -91,8 +92,14 @@ class AgentService:
         self._sweeper = asyncio.create_task(self._sweep(), name="agents-wrap-up-sweeper")
 
     async def _rearm(self) -> None:
-        async with store.transaction(self._sessions) as session:
-            pending = await store.wrapups(session)
+        try:
+            async with store.transaction(self._sessions) as session:
+                pending = await store.wrapups(session)
+        except DBAPIError as exc:
+            if "agent_status" in str(exc):
+                raise RuntimeError("the database has no agent_status table (migration "
+                                   "0002ag): run `callcontrol db upgrade`") from exc
+            raise
         for user_id, until in pending:
             # Not armed here, or armed for an older wrap-up another process replaced.
             if user_id not in self._timers or self._deadlines.get(user_id) != until:

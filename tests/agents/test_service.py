@@ -317,3 +317,15 @@ async def test_list_shows_agents_and_by_extension_finds_the_logged_in_one(db, se
     assert (await service.by_extension("3001")).user_id == a
     assert (await service.by_extension("a1001")).user_id == b
     assert await service.by_extension("9999") is None
+
+
+async def test_an_unmigrated_database_gives_a_clear_error(tmp_path):
+    from callcontrol.crm.db import create_engine, session_factory
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    try:
+        svc = AgentService(session_factory(engine), create_bus(None))
+        with pytest.raises(RuntimeError, match="callcontrol db upgrade"):
+            await svc.start()
+    finally:
+        await engine.dispose()
