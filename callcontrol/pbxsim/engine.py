@@ -552,7 +552,9 @@ class PbxEngine:
             raise AriHttpError(400, "Application or extension must be specified")
         tech, resource = self._split_endpoint(endpoint)
         self._check_ids(channel_id, other_channel_id)
-        if timeout is None or timeout <= 0:
+        if timeout is not None and timeout < 0:
+            timeout = None if timeout == -1 else self.originate_timeout   # -1: no timeout
+        elif not timeout:
             timeout = self.originate_timeout
         args = [a for a in (app_args or "").split(",")] if app_args else []
         after: tuple[Any, ...] = ("stasis", app, args) if app else (
@@ -575,7 +577,9 @@ class PbxEngine:
             ch1.role = ch2.role = role or ("caller" if ctx == "from-pstn" else
                                            "customer" if ctx == "customers" else "agent")
             ch1.originating = True
-            ch1.timeout_handle = self._later(timeout, self._originate_timeout, ch1, owner=ch1)
+            if timeout is not None:
+                ch1.timeout_handle = self._later(timeout, self._originate_timeout, ch1,
+                                                 owner=ch1)
             self._soon(self._start_local, ch1, ch2, owner=ch1)
             return ch1
         device = resource
@@ -586,7 +590,8 @@ class PbxEngine:
             self.known_apps.add(app)
         ch.role = role or "agent"
         ch.originating = True
-        ch.timeout_handle = self._later(timeout, self._originate_timeout, ch, owner=ch)
+        if timeout is not None:
+            ch.timeout_handle = self._later(timeout, self._originate_timeout, ch, owner=ch)
         self._soon(self._start_pjsip, ch, owner=ch)
         return ch
 

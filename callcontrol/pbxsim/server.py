@@ -14,7 +14,6 @@ import contextlib
 import hmac
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -1020,7 +1019,3 @@ def build_app(sim: PbxSimulator) -> web.Application:
     for method, path, handler in SIM_ROUTES:
         app.router.add_route(method, path, handler)
     return app
-
-
-def now_monotonic() -> float:
-    return time.monotonic()

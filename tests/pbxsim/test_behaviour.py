@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from callcontrol.pbxsim import PbxSimulator
 from tests.pbxsim.conftest import Ari, Events
 
@@ -40,6 +42,11 @@ async def test_originate_timeout_and_ringing_agent(sim: PbxSimulator, ari: Ari) 
     gone = await events.wait_type("ChannelDestroyed", ring["id"])
     assert (gone["cause"], gone["cause_txt"]) == (19, "User alerting, no answer")
     assert not [e for e in events.of("Dial") if e["dialstatus"] == "NOANSWER"]
+    # timeout=-1: no timeout at all (the agent rings on)
+    endless = await _originate(ari, "Local/1099@agents", timeout="-1")
+    await asyncio.sleep(0.4)                       # 40 s simulated, past the 30 s default
+    assert endless["id"] in sim.channels
+    await ari.ok("DELETE", f"/channels/{endless['id']}")
     # 1006 rings 3 s (scaled) and then answers into Stasis
     late = await _originate(ari, "Local/1006@agents", appArgs="agent,b1")
     start = await events.wait_type("StasisStart", late["id"])
