@@ -284,3 +284,52 @@ async def test_endpoint_and_device_state_events_for_subscribers(sim: PbxSimulato
     await _originate(ari, "PJSIP/1003")
     await sim.wait_for(lambda: len(sim.channels) == 1, 1)
     assert "EndpointStateChange" not in other.types()
+
+
+async def test_ids_reasons_redirect_continue_and_listings(sim: PbxSimulator, ari: Ari) -> None:
+    events = await ari.events()
+    # originate and bridge creation with caller-chosen ids
+    mine = await ari.ok("POST", "/channels/agent-leg-1", {"endpoint": "Local/1001@agents",
+                                                         "app": "callcontrol"})
+    assert mine["id"] == "agent-leg-1"
+    assert (await ari.request("POST", "/channels/agent-leg-1",
+                              {"endpoint": "Local/1001@agents", "app": "callcontrol"}))[0] == 409
+    bridge = await ari.ok("POST", "/bridges/br-1", {"type": "mixing,dtmf_events", "name": "b"})
+    assert bridge["id"] == "br-1" and bridge["bridge_type"] == "mixing"
+    assert [b["id"] for b in await ari.ok("GET", "/bridges")] == ["br-1"]
+    await events.wait_type("StasisStart", "agent-leg-1")
+    # hang-up reasons become the destroy cause (the request itself is cause 32, soft)
+    await ari.ok("DELETE", "/channels/agent-leg-1", {"reason": "busy"})
+    hang = await events.wait_type("ChannelHangupRequest", "agent-leg-1")
+    assert (hang["cause"], hang["soft"]) == (32, True)
+    assert (await events.wait_type("ChannelDestroyed", "agent-leg-1"))["cause"] == 17
+    other = await _originate(ari, "Local/1002@agents")
+    await events.wait_type("StasisStart", other["id"])
+    await ari.ok("DELETE", f"/channels/{other['id']}", {"reason_code": "21"})
+    assert (await events.wait_type("ChannelDestroyed", other["id"]))["cause"] == 21
+    # a PJSIP phone can be redirected (it leaves), a Local channel cannot
+    phone = await _originate(ari, "PJSIP/1001")
+    await events.wait_type("StasisStart", phone["id"])
+    await ari.ok("POST", f"/channels/{phone['id']}/redirect", {"endpoint": "PJSIP/1002"})
+    await events.wait_type("StasisEnd", phone["id"])
+    caller = await sim.place_call(number="+35799123456")
+    sid = caller.stasis_channel_id
+    await events.wait_type("StasisStart", sid)
+    assert (await ari.request("POST", f"/channels/{sid}/redirect",
+                              {"endpoint": "PJSIP/1002"}))[0] == 422
+    # continue back into from-pstn re-enters the Stasis application
+    await ari.ok("POST", f"/channels/{sid}/continue",
+                 {"context": "from-pstn", "extension": "+35722000000", "priority": "1"})
+    await events.wait_type("StasisEnd", sid)
+    await events.wait(lambda e: e["type"] == "StasisStart" and e["channel"]["id"] == sid
+                      and len([x for x in events.of("StasisStart")
+                               if x["channel"]["id"] == sid]) == 2)
+    # listings
+    apps = await ari.ok("GET", "/applications")
+    assert [a["name"] for a in apps] == ["callcontrol"] and sid in apps[0]["channel_ids"]
+    assert len(await ari.ok("GET", "/endpoints/PJSIP")) >= 3
+    assert (await ari.request("GET", "/endpoints/IAX2"))[0] == 404
+    modules = await ari.ok("GET", "/asterisk/modules")
+    assert {"res_ari.so", "res_stasis.so"} <= {m["name"] for m in modules}
+    assert (await ari.ok("GET", "/asterisk/modules/res_ari.so"))["status"] == "Running"
+    assert (await ari.request("DELETE", f"/channels/{sid}", {"reason": "nonsense"}))[0] == 400
