@@ -61,6 +61,17 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         raise ApiError("expected a websocket upgrade", error_id="not-a-websocket")
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
+    try:
+        await _serve(request, ws, user)
+    except (ConnectionResetError, asyncio.CancelledError):
+        raise
+    except Exception:  # e.g. Redis unreachable: the page reconnects, maybe elsewhere
+        logger.exception("agent %s websocket failed", user.id)
+        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"server error; reconnect")
+    return ws
+
+
+async def _serve(request: web.Request, ws: web.WebSocketResponse, user: Any) -> None:
     async with request.app[BUS].subscribe(topic(user.id)) as sub:
         # Subscribed first, then the snapshot: a pop published in between arrives twice
         # (the page de-duplicates by call id) rather than never.
@@ -80,7 +91,6 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             logger.debug("agent %s websocket closed", user.id)
-    return ws
 
 
 async def _forward(sub: Any, ws: web.WebSocketResponse) -> None:

@@ -235,3 +235,25 @@ async def test_a_deactivated_users_socket_is_closed(dsk, monkeypatch):
             await session.execute(update(User).where(User.id == uid).values(active=False))
         msg = await ws.receive(timeout=2)
     assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1008
+
+
+async def test_a_bus_failure_closes_the_socket_so_the_page_reconnects(dsk):
+    import contextlib
+
+    from callcontrol.app import BUS
+
+    class DownBus:
+        @contextlib.asynccontextmanager
+        async def subscribe(self, *topics):
+            raise ConnectionError("redis is down")
+            yield  # pragma: no cover
+
+    _, token = await dsk.user("ann")
+    real = dsk.app[BUS]
+    dsk.app._state[BUS] = DownBus()  # the app is frozen once started
+    try:
+        async with dsk.client.ws_connect(WS, headers=dsk.bearer(token)) as ws:
+            msg = await ws.receive(timeout=2)
+        assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1011
+    finally:
+        dsk.app._state[BUS] = real
