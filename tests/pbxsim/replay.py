@@ -208,7 +208,7 @@ class Replay:
                 return False
         return ev["type"] not in self.ignored
 
-    async def _before(self, index: int, timeout: float = 0.5) -> None:
+    async def _before(self, index: int, timeout: float = 2.0) -> None:
         """Wait until we saw as many (key, type) events as the trace had before ``index``."""
         need: dict[tuple[str, str], int] = {}
         for entry in self.trace[:index]:
