@@ -41,13 +41,27 @@ class MemoryRow(Row):
     peak_rss_mb: float | None = None
 
 
-async def _one_call(sim: PbxSimulator, clock: storm.PopClock, number: str) -> None:
+async def _ready(http: aiohttp.ClientSession, base: str, agent: storm.Agent,
+                 timeout: float = 10.0) -> None:
+    """Until the agent is ready again (wrap-up over), so the next call rings them at once."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        async with http.get(f"{base}/api/v1/agents/me", headers=agent.headers) as resp:
+            if resp.status == 200 and (await resp.json()).get("state") == "ready":
+                return
+        await asyncio.sleep(0.02)
+    raise RuntimeError(f"agent {agent.user_id} did not return to ready in {timeout:g} s")
+
+
+async def _one_call(sim: PbxSimulator, clock: storm.PopClock, number: str,
+                    http: aiohttp.ClientSession, base: str, agent: storm.Agent) -> None:
+    await _ready(http, base, agent)
     before = len(clock.popped)
-    await sim.place_call(number=number, extension="caller-hangup", hangup_after=TALK,
+    # The agent hangs up after TALK; the caller would stay 2 s (never first).
+    await sim.place_call(number=number, extension="caller-hangup", hangup_after=2.0,
                          give_up_after=storm.GIVE_UP_AFTER)
     await storm.poll(lambda: len(clock.popped) > before, storm.GIVE_UP_AFTER)
     await storm.poll(lambda: not sim.channels, storm.GIVE_UP_AFTER + 2)
-    await asyncio.sleep(storm.WRAPUP_SECONDS + 0.05)  # wrap-up, then ready again
 
 
 async def measure(ds: Dataset, *, sockets: int, calls: int, redis_url: str | None,
@@ -71,7 +85,7 @@ async def measure(ds: Dataset, *, sockets: int, calls: int, redis_url: str | Non
                     url = base.replace("http", "ws", 1) + "/api/v1/ws"
                     await ws.connect(url, agents[0].headers)
                     for number in numbers[:3]:  # warm: every code path of a call has run
-                        await _one_call(sim, clock, number)
+                        await _one_call(sim, clock, number, http, base, agents[0])
                     await asyncio.sleep(0.5)
                     rss_before = child.rss()
                     child.start_sampling()
@@ -82,7 +96,7 @@ async def measure(ds: Dataset, *, sockets: int, calls: int, redis_url: str | Non
                     rss_after = child.rss()
                     clock.reset()
                     for number in numbers[3:3 + calls]:
-                        await _one_call(sim, clock, number)
+                        await _one_call(sim, clock, number, http, base, agents[0])
                     peak = await child.stop_sampling()
                     rss_end = child.rss()
                     errors = list(ws.errors)
