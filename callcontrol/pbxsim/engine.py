@@ -1173,6 +1173,8 @@ class PbxEngine:
         self._update_bridgepeers(br)
 
     def _update_bridgepeers(self, br: Bridge) -> None:
+        if br.bridge_type == "holding":
+            return      # a holding bridge has no peers (no BRIDGEPEER in queue_wait_then_agent)
         extras = [r.recorder_name for r in br.recordings]
         if br.moh_class:
             extras.append(br.moh_name)
