@@ -87,13 +87,15 @@ class ListQuery:
     offset: int
 
     @classmethod
-    def parse(cls, query: MultiMapping[str], user: User) -> ListQuery:
-        unknown = sorted(set(query) - set(PARAMETERS))
+    def parse(cls, params: MultiMapping[str], user: User) -> ListQuery:
+        unknown = sorted(set(params) - set(PARAMETERS))
         if unknown:
             raise bad_parameter(unknown[0], f"unknown parameter; use {', '.join(PARAMETERS)}")
-        for name in set(query):
-            if len(query.getall(name)) > 1:
+        for name in set(params):
+            if len(params.getall(name)) > 1:
                 raise bad_parameter(name, "give it once")
+        # an empty value (``?contact_id=&limit=10`` from a URL template) means not given
+        query = {k: v for k, v in params.items() if v.strip()}
         contact = query.get("contact_id")
         agent = query.get("agent")
         return cls(

@@ -70,7 +70,9 @@ def communications() -> dict[str, Any]:
         "/api/v1/communications": {"get": op(
             "listCommunications", "communications", "List communications, newest first",
             {200: json("a page of communications", ref("CommunicationList"))},
-            errors=(400, 401, 403), description=who + " Unknown parameters are refused (400).",
+            errors=(400, 401, 403),
+            description=who + " Unknown parameters are refused (400); an empty value counts "
+                              "as not given.",
             params=(
                 param("contact_id", "query", ID, "only this contact's"),
                 param("agent", "query", {"oneOf": [ID, {"const": "me"}]},
