@@ -188,10 +188,14 @@ class AgentService:
                     assert row is not None
                     if await store.compare_and_set(session, row, {"pop_preference": preference}):
                         row.pop_preference = preference
-                        return store.status_of(user, row)
+                        status = store.status_of(user, row)
+                        break
             except store.RETRYABLE as exc:
                 await store.retrying(attempt, exc)
-        raise StateConflict("agent status changed concurrently; try again")
+        else:
+            raise StateConflict("agent status changed concurrently; try again")
+        await self._publish(status)  # the agent's other tabs follow
+        return status
 
     # --- call control --------------------------------------------------------------------
 
@@ -346,12 +350,15 @@ class AgentService:
                       + timedelta(seconds=self.wrapup_seconds))
         else:
             self._disarm(status.user_id)
+        await self._publish(status)
+        self._refresh_gauge()
+
+    async def _publish(self, status: AgentStatus) -> None:
         try:
             await self._bus.publish(f"agent.{status.user_id}",
                                     {"type": "agent.state", **status.to_json()})
         except Exception:  # the change is persisted; a bus outage must not undo it
             logger.exception("could not publish the state of agent %s", status.user_id)
-        self._refresh_gauge()
 
     def _arm(self, user_id: int, deadline: datetime) -> None:
         self._disarm(user_id)

@@ -257,3 +257,14 @@ async def test_a_bus_failure_closes_the_socket_so_the_page_reconnects(dsk):
         assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1011
     finally:
         dsk.app._state[BUS] = real
+
+
+async def test_an_agents_other_tabs_follow_a_preference_change(dsk):
+    _, token = await dsk.user("ann")
+    async with dsk.client.ws_connect(WS, headers=dsk.bearer(token)) as one, \
+            dsk.client.ws_connect(WS, headers=dsk.bearer(token)) as two:
+        await _receive(one, "hello")
+        await _receive(two, "hello")
+        await one.send_json({"type": "agent.pop_preference", "preference": "never"})
+        pushed = await _receive(two, "agent.state")
+    assert pushed["pop_preference"] == "never" and pushed["state"] == "logged_out"
