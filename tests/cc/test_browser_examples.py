@@ -37,6 +37,8 @@ async def test_update_contact_information_after_an_inbound_call(
     await page.goto(f"/cc/contacts/{c.id}?call=call-42")  # where the screen pop lands
     banner = await page.locator("[data-testid=call-banner]").inner_text()
     assert "+35799765432" in banner and "call-42" in banner
+    assert await page.locator("[data-testid=call-banner] a").get_attribute("href") == \
+        "/cc/communications/1"
     await page.click("text=Add more information")
     await page.fill("#f-new_email", "andreas@example.com")
     await page.select_option("#f-new_address_type", "billing")
