@@ -75,6 +75,7 @@ class StormRow(Row):
     peak_rss_mb: float | None = None
     agents: int = 0
     load_seconds: float = 0.0       # how long calls were placed for
+    bench_cpu_ms_per_call: float | None = None  # the benchmark process: simulator + agents
     setups_per_core: float | None = None   # 1000 / cpu_ms_per_call
     latency_ratio_p99: float | None = None  # callcontrol p99 / floor p99
     cpu_ratio: float | None = None          # callcontrol CPU per call / floor's
@@ -433,6 +434,8 @@ async def drive(sim: PbxSimulator, clock: PopClock, child: Watched, *, rate: flo
                 duration: float, numbers: Sequence[str]) -> Measured:
     """One rate: place calls for ``duration`` s, wait for pops and for the calls to end."""
     clock.reset()
+    me = psutil.Process()
+    mine0 = me.cpu_times()
     cpu0 = child.cpu_seconds()
     child.start_sampling()
     load = await generate_load(sim, calls_per_second=rate, duration=duration,
@@ -443,6 +446,7 @@ async def drive(sim: PbxSimulator, clock: PopClock, child: Watched, *, rate: flo
     await poll(lambda: not sim.channels, GIVE_UP_AFTER + TALK_SECONDS + 5)
     await asyncio.sleep(0.3)  # the hang-ups' last writes
     cpu = child.cpu_seconds() - cpu0
+    mine1 = me.cpu_times()
     peak = await child.stop_sampling()
     latencies = clock.latencies_ms()
     span = ((clock.last_pop or 0) - (clock.first_sent or 0)) if latencies else 0.0
@@ -451,7 +455,8 @@ async def drive(sim: PbxSimulator, clock: PopClock, child: Watched, *, rate: flo
     sustained = min(sustained, len(latencies) / load.seconds) if load.seconds else sustained
     return Measured(rate, load.placed, load.errors, latencies, load.seconds, sustained, cpu,
                     peak, load.placed - len(latencies),
-                    {"channels_left": len(sim.channels), "load_failed": load.failed})
+                    {"channels_left": len(sim.channels), "load_failed": load.failed,
+                     "bench_cpu": mine1.user + mine1.system - mine0.user - mine0.system})
 
 
 def storm_row(backend: str, pipeline: str, m: Measured, agents: int, *,
@@ -473,6 +478,8 @@ def storm_row(backend: str, pipeline: str, m: Measured, agents: int, *,
     row.peak_rss_mb = round(m.peak_rss / 2**20, 1)
     row.agents = agents
     row.load_seconds = round(m.seconds, 1)
+    if m.placed and "bench_cpu" in m.extra:
+        row.bench_cpu_ms_per_call = round(m.extra["bench_cpu"] * 1000 / m.placed, 3)
     return row
 
 
@@ -481,7 +488,8 @@ def describe(row: StormRow) -> str:
              f"({row.failures} failures), "
              f"sustained {row.sustained_per_s} calls/s, CPU {row.cpu_ms_per_call} ms/call "
              f"(= {row.setups_per_core} set-ups/s per core), peak RSS {row.peak_rss_mb} MB, "
-             f"{row.agents} agents"]
+             f"{row.agents} agents; the benchmark process (simulator, load, agents) used "
+             f"{row.bench_cpu_ms_per_call} ms CPU per call"]
     if row.latency_ratio_p99 is not None:
         parts.append(f"vs the floor: p99 latency x{row.latency_ratio_p99}, "
                      f"CPU/call x{row.cpu_ratio}")
