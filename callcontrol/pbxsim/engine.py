@@ -723,7 +723,7 @@ class PbxEngine:
             return
         if ch2.context == "from-pstn":
             ch2.role = ch2.role or "caller"
-            extra = ch2.variables.get("SIM_APP_ARGS")
+            extra = ch2.extra_args
             if extra:
                 program = [(a, f"{d},{extra}" if a == "Stasis" else d) for a, d in program]
         self._run_program(ch2, program, 0)
@@ -961,7 +961,7 @@ class PbxEngine:
         ch2 = ch1.peer
         assert ch2 is not None
         if app_args:
-            ch2.variables["SIM_APP_ARGS"] = app_args
+            ch2.extra_args = app_args
         # The ;2 enters Stasis synchronously so the caller can use the ids right away.
         self._start_local(ch1, ch2)
         return SimCall(ch1.id, ch2.id, number, name, extension)

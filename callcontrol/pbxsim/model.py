@@ -130,6 +130,8 @@ class Channel:
         self.moh_class: str | None = None
         self.silenced = False
         self.ringing = False
+        self.dtmf_sent: list[str] = []        # POST /channels/{id}/dtmf, for inspection
+        self.extra_args = ""                  # place_call(app_args=...): more Stasis args
         # dialling
         self.originating = False              # being dialled, not answered yet
         self.dialstring = ""

@@ -225,7 +225,7 @@ def channels_dtmf(sim: PbxSimulator, p: Params, channelId: str) -> Result:
         raise AriHttpError(400, "DTMF is required")
     for name in ("before", "between", "duration", "after"):
         p.int(name)
-    ch.variables["SIM_LAST_DTMF_SENT"] = digits
+    ch.dtmf_sent.append(digits)        # towards the far end: no event (as recorded)
     return _ok()
 
 

@@ -217,6 +217,8 @@ async def test_variables_hold_mute_moh_are_state_not_events(sim: PbxSimulator,
                         {"variable": "CALLERID(num)"}) == {"value": "+35799123456"}
     assert (await ari.request("GET", f"/channels/{sid}/variable", {"variable": "NOPE"}))[0] \
         == 404
+    await ari.ok("POST", f"/channels/{sid}/dtmf", {"dtmf": "9*", "between": "100"})
+    assert sim.channels[sid].dtmf_sent == ["9*"]
     before = len(events.items)
     await ari.ok("POST", f"/channels/{sid}/hold")
     await ari.ok("POST", f"/channels/{sid}/mute", {"direction": "in"})

@@ -61,10 +61,11 @@ async def test_control_api_scripts_people(sim: PbxSimulator, ari: Ari) -> None:
             return r.status, (json.loads(raw) if raw else None)
 
     status, call = await post("/calls", {"number": "+35799111222", "name": "Maria",
-                                          "extension": "caller"})
+                                          "extension": "caller", "app_args": "vip,en"})
     assert status == 201
     start = await events.wait_type("StasisStart", call["stasis_channel_id"])
     assert start["channel"]["caller"] == {"name": "Maria", "number": "+35799111222"}
+    assert start["args"] == ["inbound", "+35722000000", "vip", "en"]
     sid = call["stasis_channel_id"]
     await ari.ok("POST", f"/channels/{sid}/answer")
     assert (await post(f"/channels/{sid}/dtmf", {"digits": "12#"}))[0] == 204
