@@ -69,11 +69,15 @@ async def activate(session: AsyncSession, definition_id: int, user_id: int | Non
     target = await session.get(Definition, definition_id)
     if target is None:
         raise LookupError(f"no definition {definition_id}")
-    await session.execute(update(Definition).where(Definition.active.is_(True),
-                                                   Definition.id != definition_id)
-                          .values(active=False))
-    await session.execute(update(Definition).where(Definition.id == definition_id)
-                          .values(active=True))
+    try:
+        await session.execute(update(Definition).where(Definition.active.is_(True),
+                                                       Definition.id != definition_id)
+                              .values(active=False))
+        await session.execute(update(Definition).where(Definition.id == definition_id)
+                              .values(active=True))
+    except IntegrityError:  # a concurrent activation won; the unique index kept one active
+        raise DefinitionError({"active": "another definition was activated at the same "
+                                         "moment; reload and try again"}) from None
     await session.refresh(target)
     await record(session, user_id, "definition.activate", "definition", definition_id)
 
