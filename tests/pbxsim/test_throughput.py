@@ -3,6 +3,7 @@ up, nothing leaked; the load generator keeps its rate."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -57,3 +58,24 @@ async def test_load_generator_validates(sim: PbxSimulator, ari: Ari) -> None:
     assert report.placed == 5
     await events.wait(lambda e: len(events.of("StasisStart")) == 5)
     assert {e["channel"]["caller"]["number"] for e in events.of("StasisStart")} == {"+3571"}
+
+
+async def test_idle_calls_cost_no_cpu(tmp_path: Path) -> None:
+    """Waiting calls are timers, not loops: 100 calls on hold burn (almost) no CPU."""
+    sim = PbxSimulator(recordings_dir=tmp_path, time_scale=1.0)
+    await sim.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            app = MiniApp(sim.url, session)
+            await app.start()
+            await sim.wait_for(lambda: sim.engine.app_registered("callcontrol"), 2)
+            for n in range(100):
+                await sim.place_call(number=f"+3579900{n:04d}")
+            await sim.wait_for(lambda: len(sim.bridges) == 100 and len(sim.channels) == 400, 20)
+            before = time.process_time()
+            await asyncio.sleep(0.5)
+            spent = time.process_time() - before
+            await app.close()
+    finally:
+        await sim.close()
+    assert spent < 0.05, f"{spent:.3f} s of CPU while 100 calls just talked"
