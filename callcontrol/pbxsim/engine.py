@@ -200,7 +200,8 @@ class PbxEngine:
         self.listeners: list[Callable[[dict[str, Any], set[str]], None]] = []
         self.crashed = False
         self.counters: dict[str, int] = {
-            "calls_placed": 0, "channels_created": 0, "channels_destroyed": 0,
+            "calls_placed": 0, "calls_answered": 0, "calls_abandoned": 0,
+            "channels_created": 0, "channels_destroyed": 0,
             "bridges_created": 0, "recordings_written": 0, "events_emitted": 0,
             "events_sent": 0, "http_requests": 0, "crashes": 0, "restarts": 0,
         }
@@ -863,6 +864,8 @@ class PbxEngine:
         if not ch1.alive or not ch1.originating:
             return
         ch1.originating = False
+        if ch1.role == "caller":
+            self.counters["calls_abandoned"] += 1
         ch2 = ch1.peer
         if ch2 is not None and ch2.alive:
             self._hangup_request(ch2, 19)
@@ -992,6 +995,7 @@ class PbxEngine:
     def _caller_gives_up(self, ch: Channel) -> None:
         if ch.alive and ch.state != "Up":
             ch.originating = False
+            self.counters["calls_abandoned"] += 1
             self.person_hangup(ch, 16)
 
     def answer(self, ch: Channel) -> None:
@@ -999,6 +1003,8 @@ class PbxEngine:
         if ch.state == "Up":
             return
         ch.ringing = False
+        if ch.role == "caller":
+            self.counters["calls_answered"] += 1
         if ch.half == 2:
             self._answer_pair(ch)
         else:

@@ -123,6 +123,12 @@ async def test_sip_phone_calling_in_and_cancelling(sim: PbxSimulator, ari: Ari) 
     hang = await events.wait_type("ChannelHangupRequest", call.stasis_channel_id)
     assert (hang["cause"], hang["tech_cause"]) == (127, 487)    # CANCEL
     await events.wait_type("StasisEnd", call.stasis_channel_id)
+    assert sim.counters["calls_abandoned"] == 1
+    # a Local caller nobody answers gives up at the originate timeout (cause 19)
+    local = await sim.place_call(number="+35799000003", give_up_after=2)
+    hang = await events.wait_type("ChannelHangupRequest", local.stasis_channel_id)
+    assert hang["cause"] == 19
+    assert sim.counters["calls_abandoned"] == 2
 
 
 async def test_create_dial_snoop_continue(sim: PbxSimulator, ari: Ari) -> None:

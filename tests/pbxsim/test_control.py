@@ -90,6 +90,8 @@ async def test_control_api_scripts_people(sim: PbxSimulator, ari: Ari) -> None:
     status, state = await post("/state", method="GET")
     assert status == 200
     assert state["counters"]["calls_placed"] == 1
+    assert state["counters"]["calls_answered"] == 1
+    assert state["counters"]["calls_abandoned"] == 0
     assert state["devices"]["2001"]["behaviour"] == "busy"
     assert state["channels"] == [] and state["apps"] == ["callcontrol"]
     status, body = await post("/websockets/drop")
