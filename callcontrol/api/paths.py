@@ -10,7 +10,7 @@ import copy
 import re
 from typing import Any
 
-from callcontrol.api.schemas import ID, INTEGER, STRING, Schema, enum, obj, ref
+from callcontrol.api.schemas import ID, INTEGER, STRING, TIME, Schema, enum, obj, ref
 
 Operation = dict[str, Any]
 
@@ -163,6 +163,16 @@ def agents() -> dict[str, Any]:
                        {200: json("the AgentStatus fields (none before a first CTI "
                                   "login) and the active pops",
                                   obj({"pops": {"type": "array", "items": ref("Pop")}}))})},
+        "/api/v1/agents/{user}/occupancy": {"get": op(
+            "getAgentOccupancy", "agents", "Time per state and per pause reason",
+            {200: json("the agent's occupancy in the window", ref("Occupancy"))},
+            errors=(401, 403, 404, 422),
+            description="`me` for oneself; another agent's needs a supervisor or admin. "
+                        "The window defaults to the last 24 hours, at most 92 days.",
+            params=(param("user", "path", {"oneOf": [ID, {"const": "me"}]},
+                          "a user id or `me`"),
+                    param("from", "query", TIME, "start of the window (ISO 8601)"),
+                    param("to", "query", TIME, "end of the window (ISO 8601)")))},
         f"{me}/cti-login": {"post": op(
             "ctiLogin", "agents", "CTI login: bind me to my extension and device", status,
             errors=(400, 401, 409, 413, 422), body_required=False,

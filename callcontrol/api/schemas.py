@@ -136,6 +136,17 @@ AGENT_STATUS = obj({
     "pop_preference": nullable(enum("ring", "answer", "never")),
 })
 
+SECONDS_BY_NAME: Schema = {"type": "object", "additionalProperties": {"type": "number"}}
+
+OCCUPANCY = obj({
+    "user_id": ID, "from": TIME, "to": TIME,
+    "seconds": {**SECONDS_BY_NAME, "description": "seconds in each agent state"},
+    "not_ready_reasons": {**SECONDS_BY_NAME, "description": "not-ready seconds per reason"},
+    "changes": INTEGER,
+    "occupancy": nullable({"type": "number", "minimum": 0, "maximum": 1, "description":
+                           "share of logged-in time ringing, on calls or in wrap-up"}),
+})
+
 POP_CONTACT = obj({
     "id": ID, "code": STRING, "name": STRING, "kind": enum("person", "company"),
     "vip": BOOLEAN, "summary": obj({
@@ -173,6 +184,7 @@ HEALTH = obj({"status": enum("ok", "degraded"), "checks": ANY_OBJECT})
 COMPONENT_SCHEMAS: dict[str, Schema] = {
     "Error": ERROR, "Communication": COMMUNICATION, "CommunicationList": COMMUNICATION_LIST,
     "Recording": RECORDING, "Call": CALL, "NewCall": NEW_CALL, "AgentStatus": AGENT_STATUS,
-    "Pop": POP, "PopContact": POP_CONTACT, "WebsocketMessage": WS_MESSAGE,
-    "CtiEvent": CTI_EVENT, "CtiResult": CTI_RESULT, "Health": HEALTH,
+    "Occupancy": OCCUPANCY, "Pop": POP, "PopContact": POP_CONTACT,
+    "WebsocketMessage": WS_MESSAGE, "CtiEvent": CTI_EVENT, "CtiResult": CTI_RESULT,
+    "Health": HEALTH,
 }

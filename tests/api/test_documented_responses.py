@@ -59,6 +59,15 @@ async def test_agent_routes_answer_as_documented(served):
     assert status == 403
     status, _ = await served("GET", "/api/v1/agents/me", None)
     assert status == 401
+    occupancy = "/api/v1/agents/{user}/occupancy"
+    status, body = await served("GET", "/api/v1/agents/me/occupancy", "anna", occupancy)
+    assert status == 200 and body["changes"] >= 2
+    status, body = await served("GET", "/api/v1/agents/me/occupancy?from=yesterday", "anna",
+                                occupancy)
+    assert status == 422
+    status, _ = await served("GET", "/api/v1/agents/1/occupancy", "anna",
+                             occupancy)
+    assert status == 403
 
 
 async def test_cti_event_pops_and_its_communication_is_listed(served):
