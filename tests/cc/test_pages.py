@@ -116,6 +116,9 @@ async def test_log_person_prefills_the_phone_and_creates_the_contact(cc_app) -> 
     html = await (await cc_app.client.get("/cc/actions/log-person",
                                           params={"phone": "+35799555111"})).text()
     assert 'value="+35799555111"' in html
+    html = await (await cc_app.client.get("/cc/actions/log-company",
+                                          params={"phone": "+35722000111"})).text()
+    assert 'value="+35722000111"' in html and 'id="f-company_name"' in html
     resp = await cc_app.post("/cc/actions/log-person", {
         "first_name": "Ελένη", "last_name": "Νικολάου", "phone": "+35799555111",
         "email": "eleni@example.com"}, token)
