@@ -133,7 +133,7 @@ class CallControl:
         self._background: set[asyncio.Task[Any]] = set()
         self._agent_chain: dict[int, asyncio.Future[Any]] = {}
         self._retiring: set[Journal] = set()
-        self.agent_wait = 2.0        # how long a call step waits for an agent state change
+        self.agent_wait = 0.0        # call steps do not wait for agent state changes (ordered)
         self._closing = False
         self.resyncs = 0
         self.stream = EventStream(config.ari, self.handle_event, on_resync=self._on_resync,

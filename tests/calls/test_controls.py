@@ -169,6 +169,7 @@ async def test_transfer_target_does_not_answer_and_the_call_returns_to_the_queue
     await eventually(lambda: call.transfers[-1]["outcome"] == "no_answer", what="RONA")
     await eventually(lambda: call.phase.value == "connected" and call.agent_id == first,
                      timeout=5, what="back with anna")
+    await env.wait_agent(target, AgentState.NOT_READY)
     status = await env.agents.get(target)
     assert status.state is AgentState.NOT_READY and status.reason == "no answer"
     await env.sim.hangup(sim_call.stasis_channel_id)

@@ -70,6 +70,7 @@ async def test_agent_does_not_answer_and_the_next_one_does(env):
     call_id = env.call_id_of(sim_call)
     comm = await env.completed(call_id, timeout=8)
     assert comm.agent_id == quick and comm.category == "answered"
+    await env.wait_agent(slow, AgentState.NOT_READY)
     status = await env.agents.get(slow)
     assert status.state is AgentState.NOT_READY and status.reason == "no answer"
     assert env.recorder.of(slow, "call.ringing") and env.recorder.of(slow, "pop.closed")
@@ -87,6 +88,7 @@ async def test_busy_rejecting_or_unreachable_agent_is_skipped(env, behaviour, re
     sim_call = await env.place(number=MARIA, hangup_after=40)
     comm = await env.completed(env.call_id_of(sim_call), timeout=8)
     assert comm.agent_id == free and comm.category == "answered"
+    await env.wait_agent(busy, AgentState.NOT_READY)
     status = await env.agents.get(busy)
     assert status.state is AgentState.NOT_READY and status.reason == reason
     assert env.recorder.of(busy, "pop.closed")
