@@ -202,7 +202,8 @@ async def test_a_flood_of_client_messages_is_rate_limited_not_served(dsk):
             await ws.send_json({"type": "ping"})
         replies = [await ws.receive_json(timeout=2) for _ in range(40)]
     kinds = [r["type"] if r["type"] == "pong" else r["error"] for r in replies]
-    assert 20 <= kinds.count("pong") < 30 and kinds.count("rate-limited") >= 10
+    # The burst is served; the rest (minus what refilled meanwhile, 5 a second) is refused.
+    assert kinds.count("pong") >= 20 and kinds.count("rate-limited") >= 5
 
 
 async def test_oversized_and_binary_messages_do_not_crash_the_socket(dsk):
