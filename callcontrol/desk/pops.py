@@ -40,6 +40,7 @@ from callcontrol.crm.lookup import ContactMatch
 
 logger = logging.getLogger(__name__)
 POP_TTL_SECONDS = 3600  # a pop nobody ended (a lost hang-up event) does not live forever
+SWEEP_EVERY = 256
 
 
 def contact_payload(match: ContactMatch) -> dict[str, Any]:
@@ -85,9 +86,21 @@ class MemoryPopStore:
     def __init__(self, ttl: float = POP_TTL_SECONDS) -> None:
         self._ttl = ttl
         self._pops: dict[int, dict[str, tuple[float, dict[str, Any]]]] = {}
+        self._puts = 0
 
     async def put(self, agent_id: int, call_id: str, message: dict[str, Any]) -> None:
+        self._puts += 1
+        if self._puts % SWEEP_EVERY == 0:  # pops whose end was lost, of agents who left
+            self._sweep(time.monotonic())
         self._pops.setdefault(agent_id, {})[call_id] = (time.monotonic() + self._ttl, message)
+
+    def _sweep(self, now: float) -> None:
+        for agent_id in list(self._pops):
+            pops = self._pops[agent_id]
+            for call_id in [c for c, (exp, _) in pops.items() if exp <= now]:
+                del pops[call_id]
+            if not pops:
+                del self._pops[agent_id]
 
     async def get(self, agent_id: int, call_id: str) -> dict[str, Any] | None:
         entry = self._pops.get(agent_id, {}).get(call_id)

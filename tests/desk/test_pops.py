@@ -83,6 +83,9 @@ async def test_memory_store_forgets_pops_after_their_ttl():
     store = MemoryPopStore(ttl=0.0)
     await store.put(1, "c", {"call_id": "c"})
     assert await store.all(1) == [] and await store.get(1, "c") is None
+    for agent in range(300):  # agents who never come back do not keep memory forever
+        await store.put(agent, "lost", {"call_id": "lost"})
+    assert len(store._pops) < 100
 
 
 class BrokenStore(MemoryPopStore):
