@@ -37,3 +37,18 @@ async def test_replay(name: str, tmp_path: Path) -> None:
     finally:
         await sim.close()
     assert not failures, f"{name}:\n" + "\n".join(failures)
+
+
+def test_every_left_out_detail_says_why_in_one_line() -> None:
+    from tests.pbxsim.replay import IGNORED_TYPES
+
+    reasons = dict(IGNORED_TYPES)
+    for details in KNOWN.values():
+        reasons.update(details)
+    for detail, why in reasons.items():
+        assert why.strip() and "\n" not in why, detail
+    # only noise call control never reads is left out: never a call-state event
+    for essential in ("StasisStart", "StasisEnd", "ChannelDestroyed", "ChannelHangupRequest",
+                      "ChannelStateChange", "Dial", "ChannelEnteredBridge", "ChannelLeftBridge",
+                      "RecordingFinished", "PlaybackFinished", "ChannelDtmfReceived"):
+        assert essential not in reasons
