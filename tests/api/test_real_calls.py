@@ -85,9 +85,15 @@ async def test_answered_call_is_listed_and_its_recording_downloads(env_db, aioht
 
     # while it rings or talks, the draft is there for the agent it was given to
     await env.wait_call(call_id, "connected")
-    status, body = await api.json("GET", "/api/v1/communications?agent=me&state=draft", anna)
-    assert status == 200 and [c["call_id"] for c in body["communications"]] == [call_id]
-    assert body["communications"][0]["recording"] is None   # not in the store until the end
+
+    async def drafts():  # the record is written in the background, just after the answer
+        status, body = await api.json("GET", "/api/v1/communications?agent=me&state=draft",
+                                      anna)
+        assert status == 200
+        return body["communications"]
+    (draft,) = await eventually(drafts, what="the draft given to anna")
+    assert draft["call_id"] == call_id
+    assert draft["recording"] is None                   # not in the store until the end
 
     stored = await env.completed(call_id, timeout=8)
     status, body = await api.json("GET", f"/api/v1/communications?contact_id={contact}", anna)
@@ -114,8 +120,8 @@ async def test_answered_call_is_listed_and_its_recording_downloads(env_db, aioht
     seconds = wav_bytes_seconds(data)
     # the API's duration is the file's; the file holds the talk time (real-time recording)
     assert recording["duration_seconds"] == pytest.approx(seconds, abs=0.001)
-    assert abs(seconds - talk) < 0.35, (seconds, talk)
-    assert abs(seconds - comm["duration_seconds"]) <= 0.5 + 0.35
+    assert abs(seconds - talk) < 0.5, (seconds, talk)
+    assert abs(seconds - comm["duration_seconds"]) <= 0.5 + 0.5
     # the supervisor sees it too; another agent does not
     status, _ = await api.json("GET", f"/api/v1/communications/{stored.id}", sue)
     assert status == 200
@@ -157,4 +163,4 @@ async def test_click_to_call_is_logged_outbound_with_its_recording(env, aiohttp_
                              headers={"Range": "bytes=0-11"})
     assert resp.status == 206 and (await resp.read())[:4] == b"RIFF"
     talk = seconds_between(comm["answered_at"], comm["ended_at"])
-    assert abs(comm["recording"]["duration_seconds"] - talk) < 0.35
+    assert abs(comm["recording"]["duration_seconds"] - talk) < 0.5
