@@ -173,6 +173,13 @@ def agents() -> dict[str, Any]:
                           "a user id or `me`"),
                     param("from", "query", TIME, "start of the window (ISO 8601)"),
                     param("to", "query", TIME, "end of the window (ISO 8601)")))},
+        f"{me}/cti": {"post": op(
+            "cti", "agents", "CTI login or logout in one call", status,
+            errors=(400, 401, 409, 413, 422), body=obj({
+                "action": enum("login", "logout"), "extension": {**STRING, "maxLength": 16},
+                "device": {**STRING, "maxLength": 64}}, required=("action",)),
+            description="The same as cti-login (with its optional extension and device) or "
+                        "cti-logout.")},
         f"{me}/cti-login": {"post": op(
             "ctiLogin", "agents", "CTI login: bind me to my extension and device", status,
             errors=(400, 401, 409, 413, 422), body_required=False,

@@ -97,6 +97,23 @@ async def test_cti_event_pops_and_its_communication_is_listed(served):
     assert status == 200 and body["handled"] is False
 
 
+async def test_cti_action_logs_in_and_out(served):
+    cti = "/api/v1/agents/me/cti"
+    status, body = await served("POST", cti, "anna", json={"action": "login"})
+    assert status == 200 and body["state"] == "ready" and body["extension"] == "1001"
+    status, body = await served("POST", cti, "anna", json={"action": "logout"})
+    assert status == 200 and body["state"] == "logged_out"
+    status, body = await served("POST", cti, "anna", json={"action": "login",
+                                                           "extension": "2002"})
+    assert status == 200 and body["extension"] == "2002" and body["device"] == "PJSIP/2002"
+    status, body = await served("POST", cti, "anna", json={"action": "dance"})
+    assert status == 422 and body["details"] == {"field": "action"}
+    status, body = await served("POST", cti, "anna", data=b"not json")
+    assert status == 400
+    status, _ = await served("POST", cti, None, json={"action": "login"})
+    assert status == 401
+
+
 async def test_calls_and_health_answer_as_documented(served):
     status, body = await served("GET", "/api/v1/calls", "anna")
     assert status == 200 and body == {"calls": []}

@@ -84,7 +84,8 @@ async def test_serve_answers_the_acceptance_checks(tmp_path: Path) -> None:
             await _poll(http, f"{base}/healthz", {}, lambda b: b["checks"]["ari"]["connected"])
             document = await _poll(http, f"{base}/api/v1/openapi.json", {}, lambda b: True)
             assert "/api/v1/communications/{id}/recording" in document["paths"]
-            async with http.post(f"{base}/api/v1/agents/me/cti-login", headers=auth) as resp:
+            async with http.post(f"{base}/api/v1/agents/me/cti", headers=auth,
+                                 json={"action": "login"}) as resp:
                 assert resp.status == 200, await resp.text()
             async with http.put(f"{base}/api/v1/agents/me/state", headers=auth,
                                 json={"state": "ready"}) as resp:
