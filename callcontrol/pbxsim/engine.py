@@ -213,7 +213,7 @@ class PbxEngine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
         self._check_scheduled = False
-        self._misc_timers: set[asyncio.TimerHandle] = set()
+        self._generation = 0        # bumped by a restart: older timers then do nothing
         self._pb_active: dict[str, Playback] = {}        # target uri -> playing now
         self._pb_queue: dict[str, list[Playback]] = {}   # target uri -> waiting
 
@@ -231,18 +231,20 @@ class PbxEngine:
     def _later(self, delay: float, fn: Callable[..., Any], *args: Any,
                owner: Any = None, scaled: bool = True) -> asyncio.TimerHandle:
         seconds = max(0.0, delay * self.time_scale if scaled else delay)
-        handle = self.loop.call_later(seconds, self._run_timer, fn, args)
+        handle = self.loop.call_later(seconds, self._run_timer, fn, args, self._generation)
         if owner is not None:
-            owner.timers.append(handle)
-        else:
-            self._misc_timers.add(handle)
+            timers = owner.timers
+            if len(timers) >= 32:       # drop fired and cancelled ones (long-lived channels)
+                now = self.loop.time()
+                timers[:] = [h for h in timers if not h.cancelled() and h.when() > now]
+            timers.append(handle)
         return handle
 
     def _soon(self, fn: Callable[..., Any], *args: Any, owner: Any = None) -> None:
         self._later(0.0, fn, *args, owner=owner)
 
-    def _run_timer(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        if self.crashed:
+    def _run_timer(self, fn: Callable[..., Any], args: tuple[Any, ...], generation: int) -> None:
+        if self.crashed or generation != self._generation:
             return
         try:
             fn(*args)
@@ -1274,7 +1276,7 @@ class PbxEngine:
         return rec
 
     def _recording_start(self, rec: LiveRecording, max_duration: int) -> None:
-        if rec.state != "queued":
+        if rec.state != "queued" or self.live_recordings.get(rec.name) is not rec:
             return
         rec.state = "recording"
         rec.mark = time.monotonic()
@@ -1561,9 +1563,7 @@ class PbxEngine:
             ch.alive = False
             for handle in ch.timers:
                 handle.cancel()
-        for handle in self._misc_timers:
-            handle.cancel()
-        self._misc_timers.clear()
+        self._generation += 1
         for rec in self.live_recordings.values():
             if rec.timer is not None:
                 rec.timer.cancel()
