@@ -30,6 +30,8 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from callcontrol.crm.models import (
     AccountReceivable,
@@ -58,9 +60,27 @@ class ContactMatch:
     flash_notes: tuple[str, ...]
 
 
+def open_requests_of(contact_id: ColumnElement[int]) -> ScalarSelect[int]:
+    """The number of open service requests of ``contact_id`` (a correlated column).
+
+    The open states are written into the SQL as constants, not an expanding IN list, so the
+    compiled statement needs no per-call rendering.
+    """
+    requests = ServiceRequest.__table__.c
+    states = [_constant(state) for state in open_states("service_request")]
+    return select(func.count()).where(
+        requests.contact_id == contact_id, requests.state.in_(states)).scalar_subquery()
+
+
+def _constant(value: str) -> ColumnElement[str]:
+    if not value.replace(" ", "").isalnum():  # only fixed words from the code, never input
+        raise ValueError(f"not a plain word: {value!r}")
+    return literal_column(f"'{value}'", String)
+
+
 def _statement():
     contacts, phones = Contact.__table__.c, Phone.__table__.c
-    requests, accounts = ServiceRequest.__table__, AccountReceivable.__table__
+    accounts = AccountReceivable.__table__
     notes = FlashNote.__table__
 
     matched = select(
@@ -73,10 +93,7 @@ def _statement():
     ).cte("matched")
     m = matched.c
 
-    open_requests = select(func.count()).where(
-        requests.c.contact_id == m.id,
-        requests.c.state.in_([_constant(state) for state in open_states("service_request")]),
-    ).scalar_subquery()
+    open_requests = open_requests_of(m.id)
     balance = select(func.sum(accounts.c.balance)).where(
         accounts.c.contact_id == m.id).scalar_subquery()
     currency = select(func.min(accounts.c.currency)).where(
@@ -93,8 +110,7 @@ def _statement():
     # A note row: the contact's id and VIP flag (for the order), its text; no summary.
     note_columns = (
         literal_column(str(_NOTE), Integer), m.id, *(no_text,) * 6, m.vip,
-        no_count, no_money, no_text,
-        notes.c.text,
+        no_count, no_money, no_text, notes.c.text,
     )
     own_notes = select(*note_columns).join_from(
         matched, notes, notes.c.contact_id == m.id).where(live)
@@ -106,13 +122,6 @@ def _statement():
         everything.c.vip.desc(), everything.c.id, everything.c.part)
 
 
-def _constant(value: str):
-    """A string constant written into the SQL (no per-call expanding IN for fixed states)."""
-    if not value.replace(" ", "").isalnum():
-        raise ValueError(f"not a plain word: {value!r}")
-    return literal_column(f"'{value}'", String)
-
-
 _POP = _statement()
 
 
@@ -120,6 +129,8 @@ async def find_contacts_by_phone(
     session: AsyncSession, e164: str, *, limit: int = 10, now: datetime | None = None
 ) -> list[ContactMatch]:
     """Contacts owning ``e164`` (VIPs first, at most ``limit``) with their pop summary."""
+    if not isinstance(e164, str | None):
+        raise TypeError(f"e164 must be a string, got {type(e164).__name__}")
     if limit < 0:
         raise ValueError(f"limit must not be negative, got {limit}")
     if not e164 or not limit:
