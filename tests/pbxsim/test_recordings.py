@@ -161,3 +161,25 @@ async def test_bridge_record_without_format_crashes_like_asterisk(
     events = await ari.events()
     call = await sim.place_call(number="+35799000001")
     await events.wait_type("StasisStart", call.stasis_channel_id)
+
+
+async def test_terminate_on_dtmf_and_append(sim: PbxSimulator, ari: Ari) -> None:
+    events = await ari.events()
+    call = await sim.place_call(number="+35799123456")
+    sid = call.stasis_channel_id
+    await events.wait_type("StasisStart", sid)
+    await ari.ok("POST", f"/channels/{sid}/answer")
+    await ari.ok("POST", f"/channels/{sid}/record",
+                 {"name": "vm", "format": "wav", "terminateOn": "#"}, status=201)
+    await events.wait_type("RecordingStarted")
+    await asyncio.sleep(0.2)
+    await sim.send_dtmf(sid, "1#")                  # '1' is recorded over, '#' ends it
+    finished = await events.wait_type("RecordingFinished")
+    assert finished["recording"]["name"] == "vm"
+    first, _ = _frames(sim.stored_recordings["vm"].read_bytes())
+    await ari.ok("POST", f"/channels/{sid}/record",
+                 {"name": "vm", "format": "wav", "ifExists": "append",
+                  "maxDurationSeconds": 1}, status=201)
+    await sim.wait_for(lambda: "vm" not in sim.live_recordings, 3)
+    both, _ = _frames(sim.stored_recordings["vm"].read_bytes())
+    assert both >= first + 7000                     # about one more second appended
