@@ -250,11 +250,12 @@ class CallControl:
                 fn, args, future = call.mailbox.popleft()
                 try:
                     value = await fn(call, *args)
-                except CallError as exc:
+                except (CallError, ari_errors.AriError) as exc:
                     if future is not None and not future.done():
                         future.set_exception(exc)
                     else:
-                        logger.warning("%s", exc.message)
+                        logger.warning("call step %s: %s", getattr(fn, "__name__", fn),
+                                       getattr(exc, "message", exc))
                 except Exception as exc:  # noqa: BLE001 - one bad step must not kill the call
                     logger.exception("call step %s failed", getattr(fn, "__name__", fn))
                     if future is not None and not future.done():
@@ -1022,7 +1023,10 @@ class CallControl:
             raise CallError("not_found", f"unknown action {action!r}")
         future = self._post(call, getattr(self, name), user, params or {}, result=True)
         assert future is not None
-        return await future
+        try:
+            return await future
+        except ari_errors.AriError as exc:
+            raise CallError("conflict", f"the PBX refused: {exc.message or exc}") from exc
 
     def get(self, call_id: str, user: Any) -> dict[str, Any]:
         call = self.calls.get(call_id)
@@ -1179,15 +1183,22 @@ class CallControl:
                                        agent_id=user.id))
         call.supervisor = {"user_id": user.id, "mode": mode, "bridge_id": f"{call.id}-sv{n}",
                            "snoop": snoop.id, "leg": sup.id, "state": "ringing"}
-        await self.ari.bridges.create(type="mixing", bridge_id=call.supervisor["bridge_id"],
-                                      name=f"supervise-{call.id}"[:80])
-        await self.ari.channels.snoop(call.agent_leg.id, app=self.app, spy="both",
-                                      whisper="out" if mode == "whisper" else "none",
-                                      app_args=f"snoop,{call.id}", snoop_id=snoop.id)
-        await self.ari.channels.originate(device, app=self.app, app_args=f"supervisor,{call.id}",
-                                          caller_id=_caller_id("Supervise", call.e164 or ""),
-                                          timeout=self._ari_timeout(self.ring_timeout),
-                                          channel_id=sup.id, other_channel_id=f"{sup.id}b")
+        try:
+            await self.ari.bridges.create(type="mixing", bridge_id=call.supervisor["bridge_id"],
+                                          name=f"supervise-{call.id}"[:80])
+            await self.ari.channels.snoop(call.agent_leg.id, app=self.app, spy="both",
+                                          whisper="out" if mode == "whisper" else "none",
+                                          app_args=f"snoop,{call.id}", snoop_id=snoop.id)
+            await self.ari.channels.originate(
+                device, app=self.app, app_args=f"supervisor,{call.id}",
+                caller_id=_caller_id("Supervise", call.e164 or ""),
+                timeout=self._ari_timeout(self.ring_timeout), channel_id=sup.id,
+                other_channel_id=f"{sup.id}b")
+        except ari_errors.AriError as exc:
+            logger.warning("supervision could not start: %s", exc)
+            sup.gone = True
+            await self._stop_supervision(call)
+            raise CallError("conflict", f"could not reach your device: {exc.message}") from exc
         return call.snapshot()
 
     async def _supervisor_answered(self, call: Call, leg: Leg) -> None:

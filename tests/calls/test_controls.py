@@ -200,3 +200,17 @@ async def test_control_requests_are_validated(env, api):
     assert call.phase.value == "connected" and not call.held
     await env.sim.hangup(sim_call.stasis_channel_id)
     await env.completed(call_id)
+
+
+async def test_supervisor_device_unreachable(env, api):
+    await env.add_agent("anna", "1001")
+    boss = await env.add_user("boss", "1009", "PJSIP/no-such-phone", role="supervisor")
+    sim_call, call_id, call = await _connected(env)
+    status, data = await api.post(f"/api/v1/calls/{call_id}/supervise", boss, {"mode": "listen"})
+    assert status == 409 and "could not reach your device" in data["message"]
+    assert call.supervisor is None and call.phase.value == "connected"
+    await eventually(lambda: not [c for c in env.sim.channels if "-s" in c[len(call_id):]],
+                     what="snoop channel gone")
+    await env.sim.hangup(sim_call.stasis_channel_id)
+    comm = await env.completed(call_id)
+    assert comm.hangup_cause == "caller_hangup"
