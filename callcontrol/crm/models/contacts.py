@@ -27,12 +27,27 @@ def new_contact_code() -> str:
     return "C-" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
 
 
+#: Letters that carry their "accent" in the letter itself, so Unicode decomposition keeps
+#: them: a caller typing "Lukasz" or "Lodz" expects "Łukasz" and "Łódź".
+_BASE_LETTERS = str.maketrans({
+    "ł": "l", "đ": "d", "ð": "d", "ø": "o", "æ": "ae", "œ": "oe", "ħ": "h", "ı": "i",
+    "þ": "th", "ŧ": "t", "ŀ": "l",
+})
+#: Characters whose folded form differs from plain NFKD-and-strip: names containing them
+#: are re-folded by migration 0003fd when this table changes.
+FOLD_SPECIAL = "łŁđĐðÐøØæÆœŒħĦıþÞŧŦŀĿ"
+
+
 def fold(text: str | None) -> str:
-    """Lower-case, accents stripped: the form 'Like' searches compare."""
+    """Lower-case, accents stripped: the form 'Like' searches compare.
+
+    Greek loses its tonos and final sigma, Cyrillic ё becomes е, Polish ł becomes l.
+    """
     if not text:
         return ""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(
+        _BASE_LETTERS)
 
 
 class ImmutableFieldError(ValueError):
