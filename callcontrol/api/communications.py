@@ -18,6 +18,7 @@ import re
 import wave
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -169,39 +170,45 @@ def recording_store(app: web.Application) -> RecordingStore:
     return store if store is not None else RecordingStore(app[CONFIG].calls.recordings_dir)
 
 
-def recording_file(store: RecordingStore, comm_id: int, name: str | None) -> Any:
-    """The path of the communication's WAV in the store, or None (no name, unsafe, missing)."""
+def recording_file(store: RecordingStore, comm: Communication) -> Path | None:
+    """The communication's WAV in the store, or None (no name, an unsafe one, no file)."""
+    name = comm.recording
     if not name:
         return None
     stem = name[:-4] if name.endswith(".wav") else name
     try:
         path = store.path(stem)
     except ValueError:
-        logger.warning("communication %s has an unsafe recording name %r", comm_id, name)
+        logger.warning("communication %s (call %s) has an unsafe recording name %r",
+                       comm.id, comm.call_id, name)
         return None
     return path if path.is_file() else None
 
 
-def _recording_info(store: RecordingStore, comm_id: int, name: str | None) -> dict | None:
-    path = recording_file(store, comm_id, name)
+def recording_info(store: RecordingStore, comm: Communication) -> dict[str, Any] | None:
+    path = recording_file(store, comm)
     if path is None:
         return None
     duration: float | None = None
     try:
+        size = path.stat().st_size
         with wave.open(str(path), "rb") as wav:
             duration = round(wav.getnframes() / wav.getframerate(), 3)
+    except FileNotFoundError:  # removed since is_file()
+        return None
     except (wave.Error, EOFError, OSError, ZeroDivisionError) as exc:
-        logger.warning("recording of communication %s is not a readable WAV: %s", comm_id, exc)
-    return {"name": path.stem, "duration_seconds": duration, "size_bytes": path.stat().st_size,
-            "content_type": "audio/wav", "url": f"/api/v1/communications/{comm_id}/recording"}
+        logger.warning("the recording of communication %s (call %s) is not a readable WAV: "
+                       "%s", comm.id, comm.call_id, exc)
+    return {"name": path.stem, "duration_seconds": duration, "size_bytes": size,
+            "content_type": "audio/wav", "url": f"/api/v1/communications/{comm.id}/recording"}
 
 
-def _recordings(store: RecordingStore, rows: list[Any]) -> list[dict | None]:
-    return [_recording_info(store, comm.id, comm.recording) for comm, _, _ in rows]
+def _recordings(store: RecordingStore, rows: list[Any]) -> list[dict[str, Any] | None]:
+    return [recording_info(store, comm) for comm, _, _ in rows]
 
 
 def to_json(comm: Communication, contact: Contact | None, agent: User | None,
-            recording: dict | None) -> dict[str, Any]:
+            recording: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "id": comm.id, "direction": comm.direction, "media": comm.media,
         "category": comm.category, "state": comm.state, "subject": comm.subject,
@@ -247,15 +254,13 @@ async def _visible(request: web.Request) -> tuple[Communication, Contact | None,
 
 async def get_communication(request: web.Request) -> web.Response:
     comm, contact, agent = await _visible(request)
-    rec = await asyncio.to_thread(_recording_info, recording_store(request.app), comm.id,
-                                  comm.recording)
+    rec = await asyncio.to_thread(recording_info, recording_store(request.app), comm)
     return web.json_response(to_json(comm, contact, agent, rec))
 
 
 async def get_recording(request: web.Request) -> web.StreamResponse:
     comm, _, _ = await _visible(request)
-    path = await asyncio.to_thread(recording_file, recording_store(request.app), comm.id,
-                                   comm.recording)
+    path = await asyncio.to_thread(recording_file, recording_store(request.app), comm)
     if path is None:
         raise NotFound(f"communication {comm.id} has no recording", error_id="no-recording")
     return web.FileResponse(path, headers={
