@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from callcontrol.app import build_app
-from tests.api.conftest import assert_documented
+from tests.api.conftest import assert_documented, assert_documented_response
 from tests.calls.conftest import call_env, eventually
 
 MARIA = "+35799123456"
@@ -144,11 +144,18 @@ async def test_click_to_call_is_logged_outbound_with_its_recording(env, aiohttp_
     assert status == 201, call
     assert_documented("Call", call)
     await env.wait_call(call["call_id"], "connected", timeout=5)
-    await asyncio.sleep(0.6)
     status, live = await api.json("GET", f"/api/v1/calls/{call['call_id']}", anna)
     assert status == 200 and live["state"] == "connected"
     assert_documented("Call", live)
-    status, _ = await api.json("POST", f"/api/v1/calls/{call['call_id']}/hangup", anna)
+    base = f"/api/v1/calls/{call['call_id']}"
+    for action, expected in (("hold", 200), ("hold", 409), ("unhold", 200),
+                             ("recording/pause", 200), ("recording/resume", 200)):
+        await asyncio.sleep(0.1)
+        status, body = await api.json("POST", f"{base}/{action}", anna)
+        assert status == expected, (action, body)
+        assert_documented_response("POST", "/api/v1/calls/{call_id}/" + action, status, body)
+    await asyncio.sleep(0.3)
+    status, _ = await api.json("POST", f"{base}/hangup", anna)
     assert status == 200
     await env.completed(call["call_id"])
 
@@ -159,6 +166,11 @@ async def test_click_to_call_is_logged_outbound_with_its_recording(env, aiohttp_
     assert comm["id"] == call["communication_id"] and comm["call_id"] == call["call_id"]
     assert comm["contact"]["id"] == contact and comm["called_number"] == MARIA
     assert comm["hangup_cause"] == "agent_hangup" and comm["state"] == "completed"
+    (pause,) = comm["recording_pauses"]
+    when = {k: datetime.fromisoformat(v) for k, v in (
+        ("answered", comm["answered_at"]), ("ended", comm["ended_at"]),
+        ("start", pause["start"]), ("end", pause["end"]))}
+    assert when["answered"] <= when["start"] < when["end"] <= when["ended"]
     resp = await api.request("GET", comm["recording"]["url"], anna,
                              headers={"Range": "bytes=0-11"})
     assert resp.status == 206 and (await resp.read())[:4] == b"RIFF"
