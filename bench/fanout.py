@@ -89,7 +89,12 @@ async def measure(ds: Dataset, *, sockets: int, calls: int, redis_url: str | Non
                     await asyncio.sleep(0.5)
                     rss_before = child.rss()
                     child.start_sampling()
-                    await ws.connect_many([(url, a.headers) for a in agents[1:]])
+                    try:
+                        await ws.connect_many([(url, a.headers) for a in agents[1:]])
+                    except aiohttp.WSServerHandshakeError as exc:
+                        raise RuntimeError(f"websocket {len(ws.sockets) + 1} of {sockets} "
+                                           f"refused ({exc.status}); callcontrol's log:\n"
+                                           f"{child.tail(30)}") from exc
                     await storm.poll(lambda: clock.hellos >= sockets, 30)
                     hellos = clock.hellos
                     await asyncio.sleep(1.0)
@@ -99,7 +104,7 @@ async def measure(ds: Dataset, *, sockets: int, calls: int, redis_url: str | Non
                         await _one_call(sim, clock, number, http, base, agents[0])
                     peak = await child.stop_sampling()
                     rss_end = child.rss()
-                    errors = list(ws.errors)
+                    errors, refused = list(ws.errors), list(ws.refused)
                     open_sockets = sum(1 for s in ws.sockets if not s.closed)
                 finally:
                     await ws.close()
@@ -126,7 +131,10 @@ async def measure(ds: Dataset, *, sockets: int, calls: int, redis_url: str | Non
         mem.verdict = "meets" if mem.rss_after_mb < TARGET_MB else "MISSES"
     mem.note = (f"server RSS {mem.rss_before_mb} MB with 1 socket -> {mem.rss_after_mb} MB with "
                 f"{sockets:,} ({mem.kb_per_socket} KB per socket), peak {mem.peak_rss_mb} MB; "
-                f"{hellos} hello messages received (one per socket)")
+                f"{hellos} hello messages received (one per socket)"
+                + (f"; {len(refused)} handshakes refused (HTTP "
+                   f"{', '.join(sorted({str(s) for s in refused}))}) and retried"
+                   if refused else ""))
     return [pop, mem]
 
 

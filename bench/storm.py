@@ -328,6 +328,7 @@ class AgentSockets:
         self.sockets: list[aiohttp.ClientWebSocketResponse] = []
         self.tasks: list[asyncio.Task[None]] = []
         self.errors: list[str] = []
+        self.refused: list[int] = []  # HTTP status of each refused handshake (retried)
 
     async def _reader(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         try:
@@ -338,14 +339,25 @@ class AgentSockets:
             if len(self.errors) < 10:
                 self.errors.append(str(exc))
 
-    async def connect(self, url: str, headers: dict[str, str] | None = None) -> None:
-        ws = await self.http.ws_connect(url, headers=headers, heartbeat=None,
-                                        max_msg_size=1 << 20)
+    async def connect(self, url: str, headers: dict[str, str] | None = None,
+                      attempts: int = 5) -> None:
+        """Open one agent websocket; a refused handshake is retried like a browser would
+        (after 0.5, 1, 2, 4 s) and counted in ``refused``."""
+        for attempt in range(attempts):
+            try:
+                ws = await self.http.ws_connect(url, headers=headers, heartbeat=None,
+                                                max_msg_size=1 << 20)
+                break
+            except aiohttp.WSServerHandshakeError as exc:
+                self.refused.append(exc.status)
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.5 * 2**attempt)
         self.sockets.append(ws)
         self.tasks.append(asyncio.get_running_loop().create_task(self._reader(ws)))
 
     async def connect_many(self, urls_headers: Sequence[tuple[str, dict[str, str] | None]],
-                           parallel: int = 50) -> None:
+                           parallel: int = 20) -> None:
         gate = asyncio.Semaphore(parallel)
 
         async def one(url: str, headers: dict[str, str] | None) -> None:
@@ -370,18 +382,21 @@ async def cti_login_all(http: aiohttp.ClientSession, base: str, agents: Sequence
                         parallel: int = 20) -> None:
     gate = asyncio.Semaphore(parallel)
 
+    async def call(method: str, url: str, agent: Agent, what: str, **kw: Any) -> None:
+        for attempt in range(4):  # a 5xx under load (SQLite busy) is retried, as a desk would
+            async with http.request(method, url, headers=agent.headers, **kw) as resp:
+                if resp.status == 200:
+                    return
+                text = await resp.text()
+            if resp.status < 500 or attempt == 3:
+                raise RuntimeError(f"{what} of agent {agent.user_id}: {resp.status} {text}")
+            await asyncio.sleep(0.5 * 2**attempt)
+
     async def one(agent: Agent) -> None:
         async with gate:
-            async with http.post(f"{base}/api/v1/agents/me/cti-login",
-                                 headers=agent.headers) as resp:
-                if resp.status != 200:
-                    raise RuntimeError(f"CTI login of agent {agent.user_id}: {resp.status} "
-                                       f"{await resp.text()}")
-            async with http.put(f"{base}/api/v1/agents/me/state", headers=agent.headers,
-                                json={"state": "ready"}) as resp:
-                if resp.status != 200:
-                    raise RuntimeError(f"agent {agent.user_id} ready: {resp.status} "
-                                       f"{await resp.text()}")
+            await call("POST", f"{base}/api/v1/agents/me/cti-login", agent, "CTI login")
+            await call("PUT", f"{base}/api/v1/agents/me/state", agent, "ready",
+                       json={"state": "ready"})
     await asyncio.gather(*(one(a) for a in agents))
 
 
@@ -547,7 +562,10 @@ async def run_callcontrol(ds: Dataset, sim: PbxSimulator, clock: PopClock,
     sockets = AgentSockets(http, clock)
     rows = []
     try:
-        await cti_login_all(http, base, agents)
+        try:
+            await cti_login_all(http, base, agents)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}\ncallcontrol's log:\n{child.tail(40)}") from exc
         ws_url = base.replace("http", "ws", 1) + "/api/v1/ws"
         await sockets.connect_many([(ws_url, a.headers) for a in agents])
         await drive(sim, clock, child, rate=min(rates), duration=1.0, numbers=numbers)  # warm
