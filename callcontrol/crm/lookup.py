@@ -4,10 +4,12 @@ Every inbound call's pop runs it, so it is built for the hot path: one SQL state
 once at import with bind parameters (SQLAlchemy memoises its cache key and reuses the compiled
 form; asyncpg keeps it prepared per connection), Core rows instead of ORM entities.
 
-The statement: a CTE picks the matching contacts (``phones.e164`` index, VIPs first, at most
-``limit``); one row per contact carries its open service requests, balance and currency as
-correlated aggregates; live flash notes follow as extra rows (the contact's own, and those
-of its accounts that name no contact), all ordered VIPs first.
+The statement: a derived table picks the matching contacts (``phones.e164`` index, VIPs
+first, at most ``limit``); each of its rows carries correlated aggregates, each an index probe
+by contact: open service requests, balance, currency, and the live flash notes as JSON arrays
+(the contact's own, and those of its accounts that name no contact). One row per contact, no
+joins at the top: SQLite builds no Bloom filter over ``flash_notes`` (a scan that would grow
+with the table) and PostgreSQL plans it as nested index probes.
 """
 
 from __future__ import annotations
@@ -16,21 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import (
-    Integer,
-    Numeric,
-    String,
-    bindparam,
-    cast,
-    func,
-    literal_column,
-    null,
-    or_,
-    select,
-    union_all,
-)
+from sqlalchemy import JSON, Integer, String, bindparam, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from callcontrol.crm.models import (
@@ -44,7 +36,6 @@ from callcontrol.crm.models import (
 from callcontrol.crm.states import open_states
 
 CENT = Decimal("0.01")
-_ROW, _NOTE = 0, 1  # the ``part`` column: a contact's summary row, one of its flash notes
 
 
 @dataclass(frozen=True)
@@ -78,10 +69,27 @@ def _constant(value: str) -> ColumnElement[str]:
     return literal_column(f"'{value}'", String)
 
 
+class _text_list(FunctionElement[list]):
+    """The aggregate of a text column as a JSON array (``None`` or ``[]`` when no rows)."""
+
+    type = JSON()
+    inherit_cache = True
+    name = "text_list"
+
+
+@compiles(_text_list, "sqlite")
+def _text_list_sqlite(element: _text_list, compiler, **kw) -> str:
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_text_list, "postgresql")
+def _text_list_postgresql(element: _text_list, compiler, **kw) -> str:
+    return f"json_agg({compiler.process(element.clauses, **kw)})"
+
+
 def _statement():
     contacts, phones = Contact.__table__.c, Phone.__table__.c
-    accounts = AccountReceivable.__table__
-    notes = FlashNote.__table__
+    accounts, notes = AccountReceivable.__table__.c, FlashNote.__table__.c
 
     matched = select(
         contacts.id, contacts.code, contacts.kind, contacts.first_name, contacts.middle_name,
@@ -90,36 +98,25 @@ def _statement():
         contacts.id.in_(select(phones.contact_id).where(phones.e164 == bindparam("e164")))
     ).order_by(contacts.vip.desc(), contacts.id).limit(
         bindparam("limit", type_=Integer)
-    ).cte("matched")
+    ).subquery("matched")
     m = matched.c
 
-    open_requests = open_requests_of(m.id)
-    balance = select(func.sum(accounts.c.balance)).where(
-        accounts.c.contact_id == m.id).scalar_subquery()
-    currency = select(func.min(accounts.c.currency)).where(
-        accounts.c.contact_id == m.id).scalar_subquery()
-    live = or_(notes.c.expires_at.is_(None), notes.c.expires_at > bindparam("now"))
-    no_text, no_count, no_money = cast(null(), String), cast(null(), Integer), cast(
-        null(), Numeric(14, 2))
-
-    summary_rows = select(
-        literal_column(str(_ROW), Integer).label("part"), *m,
-        open_requests.label("open_requests"), balance.label("balance"),
-        currency.label("currency"), no_text.label("note"),
-    )
-    # A note row: the contact's id and VIP flag (for the order), its text; no summary.
-    note_columns = (
-        literal_column(str(_NOTE), Integer), m.id, *(no_text,) * 6, m.vip,
-        no_count, no_money, no_text, notes.c.text,
-    )
-    own_notes = select(*note_columns).join_from(
-        matched, notes, notes.c.contact_id == m.id).where(live)
-    account_notes = select(*note_columns).join_from(
-        matched, accounts, accounts.c.contact_id == m.id,
-    ).join(notes, notes.c.account_id == accounts.c.id).where(notes.c.contact_id.is_(None), live)
-    everything = union_all(summary_rows, own_notes, account_notes).subquery("pop")
-    return select(everything).order_by(
-        everything.c.vip.desc(), everything.c.id, everything.c.part)
+    live = or_(notes.expires_at.is_(None), notes.expires_at > bindparam("now"))
+    balance = select(func.sum(accounts.balance)).where(
+        accounts.contact_id == m.id).scalar_subquery()
+    currency = select(func.min(accounts.currency)).where(
+        accounts.contact_id == m.id).scalar_subquery()
+    own_notes = select(_text_list(notes.text)).where(
+        notes.contact_id == m.id, live).scalar_subquery()
+    # Notes on the contact's accounts that do not name a contact themselves.
+    account_notes = select(_text_list(notes.text)).select_from(
+        AccountReceivable.__table__.join(FlashNote.__table__, notes.account_id == accounts.id)
+    ).where(accounts.contact_id == m.id, notes.contact_id.is_(None), live).scalar_subquery()
+    return select(
+        *m, open_requests_of(m.id).label("open_requests"), balance.label("balance"),
+        currency.label("currency"), own_notes.label("own_notes"),
+        account_notes.label("account_notes"),
+    ).order_by(m.vip.desc(), m.id)
 
 
 _POP = _statement()
@@ -142,15 +139,9 @@ async def find_contacts_by_phone(
 
 def _matches(rows) -> list[ContactMatch]:
     display_name = Contact.display_name.fget  # type: ignore[attr-defined]
-    contacts, notes = [], {}
-    for row in rows:
-        if row.part == _ROW:
-            contacts.append(row)
-        else:
-            notes.setdefault(row.id, []).append(row.note)
     return [ContactMatch(
         id=row.id, code=row.code, name=display_name(row), kind=row.kind, vip=bool(row.vip),
         open_service_requests=int(row.open_requests or 0),
         balance_due=Decimal(str(row.balance or 0)).quantize(CENT), currency=row.currency,
-        flash_notes=tuple(sorted(notes.get(row.id, ()))),
-    ) for row in contacts]
+        flash_notes=tuple(sorted((row.own_notes or []) + (row.account_notes or []))),
+    ) for row in rows]
