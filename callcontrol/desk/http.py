@@ -67,6 +67,18 @@ async def cti_logout(request: web.Request) -> web.Response:
     return _status(await request.app[AGENTS].cti_logout(current_user(request).id))
 
 
+async def cti(request: web.Request) -> web.Response:
+    """``POST /api/v1/agents/me/cti`` ``{"action": "login"|"logout"}`` (plus, for a login,
+    the optional ``extension`` and ``device`` of ``cti-login``)."""
+    data = await json_body(request)
+    action = data.get("action")
+    if action == "login":
+        return await cti_login(request)
+    if action == "logout":
+        return await cti_logout(request)
+    raise ValidationFailed("action: 'login' or 'logout'", details={"field": "action"})
+
+
 async def put_state(request: web.Request) -> web.Response:
     user = current_user(request)
     data = await json_body(request)
@@ -128,6 +140,7 @@ async def occupancy(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/agents", list_agents)
     app.router.add_get("/api/v1/agents/me", me)
+    app.router.add_post("/api/v1/agents/me/cti", cti)
     app.router.add_post("/api/v1/agents/me/cti-login", cti_login)
     app.router.add_post("/api/v1/agents/me/cti-logout", cti_logout)
     app.router.add_put("/api/v1/agents/me/state", put_state)

@@ -115,3 +115,24 @@ async def test_occupancy_from_the_persisted_history(dsk):
     backwards = await dsk.client.get(url, headers=dsk.bearer(boss), params={
         "from": "2026-11-23T10:00:00Z", "to": "2026-11-23T09:00:00Z"})
     assert backwards.status == 422
+
+
+async def test_cti_action_endpoint_logs_in_and_out(dsk):
+    """``POST /api/v1/agents/me/cti`` with ``{"action": ...}``: the acceptance checks' form."""
+    uid, token = await dsk.user("ann", extension="1001")
+    auth = dsk.bearer(token)
+    resp = await dsk.client.post("/api/v1/agents/me/cti", headers=auth,
+                                 json={"action": "login"})
+    assert resp.status == 200 and (await resp.json())["state"] == "ready"
+    assert (await dsk.agents.get(uid)).state.value == "ready"
+    resp = await dsk.client.post("/api/v1/agents/me/cti", headers=auth,
+                                 json={"action": "logout"})
+    assert resp.status == 200 and (await resp.json())["state"] == "logged_out"
+    resp = await dsk.client.post("/api/v1/agents/me/cti", headers=auth,
+                                 json={"action": "reboot"})
+    body = await resp.json()
+    assert resp.status == 422 and "action" in body["message"]
+    resp = await dsk.client.post("/api/v1/agents/me/cti", headers=auth)
+    assert resp.status == 400
+    resp = await dsk.client.post("/api/v1/agents/me/cti", json={"action": "login"})
+    assert resp.status == 401
