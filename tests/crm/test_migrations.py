@@ -4,7 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-import callcontrol.agents.store  # noqa: F401 - agent_status: a domain table the migrations create
+import callcontrol.agents.models  # noqa: F401 - agent_status: a domain table the migrations create
 from callcontrol.crm.models import Base
 
 
