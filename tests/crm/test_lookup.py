@@ -80,6 +80,8 @@ async def test_one_match_with_its_whole_summary(db) -> None:
             FlashNote(contact_id=anna.id, text="Expired", expires_at=NOW - timedelta(days=1)),
             FlashNote(account_id=a1.id, text="Account blocked"),
             FlashNote(account_id=a2.id, text="Old dunning", expires_at=NOW),
+            # Notes travel as JSON arrays: quotes, backslashes, commas, newlines, non-ASCII.
+            FlashNote(account_id=a2.id, text='Said "no", \\ then\nŁódź ✓ \x1f[]'),
         ])
     async with db.sessions() as s:
         with statements(db.engine) as seen:
@@ -89,7 +91,8 @@ async def test_one_match_with_its_whole_summary(db) -> None:
         id=anna.id, code=anna.code, name="Anna Nowak", kind="person", vip=False,
         open_service_requests=len(open_states("service_request")),
         balance_due=Decimal("10.25"), currency="EUR",
-        flash_notes=("Account blocked", "Call back after 5", "Expires tomorrow"),
+        flash_notes=("Account blocked", "Call back after 5", "Expires tomorrow",
+                     'Said "no", \\ then\nŁódź ✓ \x1f[]'),
     )]
 
 
