@@ -138,23 +138,3 @@ async def test_the_document_is_served_without_credentials(aiohttp_client, tmp_pa
     resp = await client.get("/api/v1/communications")
     assert resp.status == 401 and (await resp.json())["error"] == "unauthorized"
 
-
-def test_the_desks_own_cti_route_wins_over_the_api_alias(tmp_path: Path):
-    from aiohttp import web
-
-    from callcontrol.api import cti, setup
-    from callcontrol.app import build_app
-
-    async def desk_handler(request):
-        return web.json_response({})
-
-    def desk(app) -> None:
-        app.router.add_post(cti.PATH, desk_handler)
-    config = api_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
-    app = build_app(config, setups=[desk, setup])           # no "already registered" error
-    handlers = [r.handler for r in app.router.routes()
-                if r.method == "POST" and r.resource.get_info().get("path") == cti.PATH]
-    assert handlers == [desk_handler]
-    app = build_app(config, setups=[setup])
-    assert [r.handler for r in app.router.routes() if r.method == "POST" and
-            r.resource.get_info().get("path") == cti.PATH] == [cti.cti]
