@@ -331,7 +331,6 @@ class CallControl:
             await self._ari("ring", self.ari.channels.ring(call.customer_leg.id))
         await self._lookup(call)
         self._write_draft(call)
-        self._publish(call, "call.started")
         self.queue_deadline(call, self.queue_max_wait)
         call.phase = Phase.QUEUED
         await self._hunt(call)
@@ -673,7 +672,6 @@ class CallControl:
         if leg.agent_id is not None:
             await self._agent_call("answered", leg.agent_id)
             await self._pop_event("answered", leg.agent_id, call)
-        self._publish(call, "call.answered")
 
     async def _start_recording(self, call: Call) -> None:
         if call.recording is not None:
@@ -687,9 +685,8 @@ class CallControl:
             logger.error("recording the call failed: %s", exc)
             self._recordings.pop(name, None)
             return
-        call.recording = name
+        call.recording = name      # on the record when the call ends (one write less)
         call.recording_state = "recording"
-        call.journal.submit(update_op(call.id, {"recording": name}))
 
     # --- legs ending ------------------------------------------------------------------
 
@@ -858,7 +855,6 @@ class CallControl:
         call.journal.submit(update_op(call.id, fields))
         self.metrics.counter("callcontrol_calls_total").inc(
             direction=call.direction, outcome=call.outcome or "unknown")
-        self._publish(call, "call.ended")
 
     def _forget(self, call: Call) -> None:
         self.calls.pop(call.id, None)
@@ -938,7 +934,6 @@ class CallControl:
                                        endpoint=device, agent_id=call.agent_id))
         call.agent = leg
         call.phase = Phase.RINGING
-        self._publish(call, "call.started")
         try:
             await self.ari.channels.originate(
                 device, app=self.app, app_args=f"outbound-agent,{call.id}",
@@ -1006,7 +1001,6 @@ class CallControl:
         call.answered_at = _now()
         call.journal.submit(update_op(call.id, {"answered_at": call.answered_at}))
         await self._start_recording(call)
-        self._publish(call, "call.answered")
 
     # --- mid-call controls (API) ----------------------------------------------------------
 
@@ -1288,18 +1282,6 @@ class CallControl:
             await getattr(self.pops, kind)(agent_id, call.id, self.pop_payload(call))
         except Exception as exc:  # noqa: BLE001
             logger.warning("pop %s for agent %s failed: %s", kind, agent_id, exc)
-
-    def _publish(self, call: Call, kind: str) -> None:
-        if self.bus is None:
-            return
-        data = {"type": kind, **call.snapshot()}
-
-        async def send() -> None:
-            try:
-                await self.bus.publish("calls", data)
-            except Exception as exc:  # noqa: BLE001
-                logger.warning("publishing %s failed: %s", kind, exc)
-        self._spawn(send())
 
     # --- reconciliation (websocket reconnect, restart) ------------------------------------
 

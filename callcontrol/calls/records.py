@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcontrol.crm.lookup import ContactMatch, find_contacts_by_phone
-from callcontrol.crm.models import Activity, Communication, Contact, Phone, User
+from callcontrol.crm.models import Activity, Communication, Contact, Phone, User, utcnow
 from callcontrol.logs import call_context
 
 logger = logging.getLogger(__name__)
@@ -103,14 +103,17 @@ def draft_op(call_id: str, fields: dict[str, Any]) -> Operation:
 
 
 def update_op(call_id: str, fields: dict[str, Any]) -> Operation:
-    async def op(session: AsyncSession) -> int | None:
-        comm = await _by_call_id(session, call_id)
-        if comm is None:
+    """Set fields of the call's communication: one UPDATE statement, safe to repeat."""
+    values = {**fields, "updated_at": utcnow()}
+
+    async def op(session: AsyncSession) -> int:
+        result = await session.execute(
+            update(Communication).where(Communication.call_id == call_id).values(**values)
+            .execution_options(synchronize_session=False))
+        count = int(getattr(result, "rowcount", 0) or 0)
+        if count == 0:
             logger.error("no communication to update for call %s", call_id)
-            return None
-        for key, value in fields.items():
-            setattr(comm, key, value)
-        return comm.id
+        return count
     return op
 
 

@@ -60,7 +60,7 @@ async def test_restart_mid_call_adopts_the_live_call(env):
     sim_call = await env.place(number=MARIA)
     call_id = env.call_id_of(sim_call)
     await env.wait_call(call_id, "connected")
-    await eventually(lambda: _recording_written(env, call_id), what="recording on record")
+    await eventually(lambda: _answer_written(env, call_id), what="answer on record")
     await asyncio.sleep(0.3)
     await _restart(env)
     call = await env.wait_call(call_id, "connected")
@@ -81,7 +81,7 @@ async def test_restart_after_the_call_ended_completes_the_record(env):
     sim_call = await env.place(number=MARIA)
     call_id = env.call_id_of(sim_call)
     call = await env.wait_call(call_id, "connected")
-    await eventually(lambda: _recording_written(env, call_id), what="recording on record")
+    await eventually(lambda: _answer_written(env, call_id), what="answer on record")
     await env.calls.close()
     await env.sim.hangup(sim_call.stasis_channel_id)     # while callcontrol is down
     env.calls = env.new_control()
@@ -156,9 +156,9 @@ async def test_postgres_connections_killed_mid_call(tmp_path, postgres_database)
         await env.saw_state(agent, AgentState.WRAP_UP)
 
 
-async def _recording_written(env, call_id):
+async def _answer_written(env, call_id):
     comm = await env.comm(call_id)
-    return comm is not None and comm.recording is not None
+    return comm is not None and comm.answered_at is not None
 
 
 async def _fifty_calls_ten_agents(tmp_path, db_url):
@@ -309,7 +309,7 @@ async def test_postgres_restarted_mid_call(tmp_path, postgres_database):
             sim_call = await env.place(number=MARIA)
             call_id = env.call_id_of(sim_call)
             call = await env.wait_call(call_id, "connected")
-            await eventually(lambda: _recording_written(env, call_id), what="answer written")
+            await eventually(lambda: _answer_written(env, call_id), what="answer written")
             proxy.stop_database()                       # PostgreSQL goes down mid-call
             await asyncio.sleep(0.3)
             await env.sim.hangup(sim_call.stasis_channel_id)
