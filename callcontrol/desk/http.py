@@ -56,8 +56,11 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def cti_login(request: web.Request) -> web.Response:
+    return await _login(request, await json_body(request, optional=True))
+
+
+async def _login(request: web.Request, data: dict[str, Any]) -> web.Response:
     user = current_user(request)
-    data = await json_body(request, optional=True)
     status = await request.app[AGENTS].cti_login(
         user.id, _text(data, "extension", 16), _text(data, "device", 64))
     return _status(status)
@@ -73,7 +76,7 @@ async def cti(request: web.Request) -> web.Response:
     data = await json_body(request)
     action = data.get("action")
     if action == "login":
-        return await cti_login(request)
+        return await _login(request, data)
     if action == "logout":
         return await cti_logout(request)
     raise ValidationFailed("action: 'login' or 'logout'", details={"field": "action"})

@@ -111,8 +111,6 @@ async def test_cti_action_logs_in_and_out(served):
     assert status == 401
 
 
-@pytest.mark.xfail(strict=True, reason="desk/http.py cti() reads the body, then cti_login "
-                   "finds it consumed (can_read_body is False) and ignores extension/device")
 async def test_cti_login_action_honours_the_extension(served):
     status, body = await served("POST", "/api/v1/agents/me/cti", "anna",
                                 json={"action": "login", "extension": "2002"})
