@@ -927,6 +927,8 @@ class CallControl:
             await asyncio.wait_for(asyncio.shield(draft), timeout)
         except TimeoutError:
             logger.warning("draft communication not written yet (database slow)")
+        except Exception as exc:  # noqa: BLE001 - the journal logged it; the call goes on
+            logger.error("draft communication not written: %s", exc)
         return call.snapshot()
 
     async def _outbound_ring_agent(self, call: Call, device: str, name: str) -> None:

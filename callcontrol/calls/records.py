@@ -16,6 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcontrol.crm.lookup import ContactMatch, find_contacts_by_phone
@@ -200,18 +208,47 @@ class Journal:
             while self._pending and not self._closed:
                 op, future = self._pending[0]
                 delay = self.records.retry_initial
+                attempts = 0
+                error: Exception | None = None
                 while True:
                     try:
                         result = await self.records.run(op)
+                        error = None
                         break
                     except asyncio.CancelledError:
                         raise
                     except Exception as exc:  # noqa: BLE001 - the database may be away
                         self.failures += 1
+                        attempts += 1
+                        if not transient(exc) and attempts >= PERMANENT_ATTEMPTS:
+                            # a bad write (constraint, data) would block the call's later
+                            # writes forever: it is dropped, loudly
+                            logger.error("dropping a call record write that keeps failing: "
+                                         "%s: %s", type(exc).__name__, exc)
+                            error = exc
+                            break
                         logger.warning("writing the call record failed (%s: %s); retrying in "
                                        "%.2fs", type(exc).__name__, exc, delay)
                         await asyncio.sleep(delay)
                         delay = min(delay * 2, self.records.retry_max)
                 self._pending.popleft()
-                if not future.done():
+                if future.done():
+                    continue
+                if error is not None:
+                    future.set_exception(error)
+                    future.exception()   # retrieved: nobody has to wait for it
+                else:
                     future.set_result(result)
+
+
+PERMANENT_ATTEMPTS = 3
+
+
+def transient(exc: BaseException) -> bool:
+    """Errors of a database that is away or restarting (worth retrying for ever), as opposed
+    to errors of the statement itself (constraint or data errors)."""
+    if isinstance(exc, (IntegrityError, DataError, ProgrammingError)):
+        return False
+    if isinstance(exc, (OperationalError, InterfaceError, DBAPIError)):
+        return True
+    return isinstance(exc, (OSError, ConnectionError, TimeoutError))

@@ -87,3 +87,15 @@ async def test_late_contact_fills_the_missed_call_and_its_callback(db):
         activity = await session.get(Activity, activity_id)
     assert comm is not None and comm.contact_id == contact_id
     assert activity is not None and activity.contact_id == contact_id
+
+
+async def test_a_write_that_can_never_succeed_does_not_block_the_call(db):
+    records = Records(db.sessions, retry_initial=0.01, retry_max=0.02)
+    journal = Journal(records, "app:5")
+    now = datetime.now(UTC)
+    bad = journal.submit(draft_op("app:5", {"direction": "inbound", "started_at": now,
+                                            "contact_id": 987654}))   # no such contact
+    later = journal.submit(callback_op("app:5", None, "+35799123456", now))
+    assert await journal.flush(5) and journal.idle
+    assert bad.exception() is not None and journal.failures == 3
+    assert later.result()          # the writes after it still happened
