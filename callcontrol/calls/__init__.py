@@ -26,6 +26,7 @@ RECORDINGS = web.AppKey("recordings", RecordingStore)
 
 def setup(app: web.Application) -> None:
     add_routes(app)
+    __import__("callcontrol.calls.pages", fromlist=["_"]).add_page_routes(app)
     app.cleanup_ctx.append(_call_control)
 
 

@@ -773,6 +773,10 @@ class CallControl:
         logger.info("call ending: %s (%s)", outcome, cause)
         for name in list(call.timers):
             call.cancel_timer(name)
+        for leg in call.legs.values():
+            if leg.timer is not None:
+                leg.timer.cancel()
+                leg.timer = None
         if call in self._waiting:
             self._waiting.remove(call)
         for leg in call.live_legs():

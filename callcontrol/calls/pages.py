@@ -6,6 +6,11 @@
                                     time in state and reason, calls in progress, listen and
                                     whisper buttons; ``/supervisor/board`` is its live part,
                                     polled by htmx every 2 s.
+``GET /calls/state/{call_id}``      JSON ``{"call": snapshot}`` as ``GET /api/v1/calls/{id}``,
+                                    but an ended or unknown call is ``{"call": null, "ended":
+                                    true}`` and a call that is not yours ``{"call": null,
+                                    "forbidden": true, "message": ...}`` (200: the banner polls
+                                    it, and a finished call is not an error in the console).
 ``GET /calls/transfer-targets``     JSON ``{"agents": [{user_id, username, extension}]}``: the
                                     ready agents a call may be blind-transferred to (agents may
                                     not list ``/api/v1/agents``; this shows them only who is
@@ -21,12 +26,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import select
 
 from callcontrol.agents import store as agent_store
 from callcontrol.agents.states import AgentState
 from callcontrol.calls.api import CALLS
+from callcontrol.calls.control import CallError
 from callcontrol.crm.models import User
 from callcontrol.web.auth import SESSIONS, current_user, require_role
 from callcontrol.web.pages import NavItem, add_nav, page, render
@@ -149,7 +156,31 @@ async def transfer_targets(request: web.Request) -> web.Response:
     return response
 
 
+async def call_state(request: web.Request) -> web.Response:
+    user = current_user(request)
+    calls = request.app.get(CALLS)
+    call_id = request.match_info["call_id"]
+    body: dict[str, Any]
+    if calls is None:
+        body = {"call": None, "ended": False, "message": "call control is not running"}
+    else:
+        try:
+            body = {"call": calls.get(call_id, user)}
+        except CallError as exc:
+            if exc.kind == "forbidden":
+                body = {"call": None, "forbidden": True, "message": exc.message}
+            else:
+                body = {"call": None, "ended": True, "message": exc.message}
+    response = web.json_response(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def add_page_routes(app: web.Application) -> None:
+    env = aiohttp_jinja2.get_env(app) if aiohttp_jinja2.APP_KEY in app else None
+    if env is not None:  # the contact view's banner controls and click-to-call buttons
+        env.globals["calls_enabled"] = True
+    app.router.add_get("/calls/state/{call_id}", call_state)
     app.router.add_get("/supervisor", wallboard)
     app.router.add_get("/supervisor/board", wallboard_board)
     app.router.add_get("/calls/transfer-targets", transfer_targets)

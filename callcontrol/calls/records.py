@@ -27,7 +27,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcontrol.crm.lookup import ContactMatch, find_contacts_by_phone
-from callcontrol.crm.models import Activity, Communication, Contact, Phone, User, utcnow
+from callcontrol.crm.models import Activity, Communication, Contact, Phone, utcnow
 from callcontrol.logs import call_context
 
 logger = logging.getLogger(__name__)
@@ -51,16 +51,6 @@ class Records:
     async def lookup(self, e164: str) -> list[ContactMatch]:
         async with self.sessions() as session:
             return await find_contacts_by_phone(session, e164)
-
-    async def user(self, user_id: int) -> User | None:
-        async with self.sessions() as session:
-            return await session.get(User, user_id)
-
-    async def user_by_extension(self, extension: str) -> User | None:
-        async with self.sessions() as session:
-            return (await session.execute(
-                select(User).where(User.extension == extension, User.active.is_(True))
-            )).scalar_one_or_none()
 
     async def contact_phone(self, contact_id: int) -> tuple[Contact | None, str | None]:
         """The contact and its default (else first) E.164 phone number."""
