@@ -117,6 +117,7 @@
   // --- messages from the server ---------------------------------------------------------
 
   function receive(message) {
+    document.dispatchEvent(new CustomEvent("desk:message", {detail: message}));  // for page scripts (calls.js)
     switch (message.type) {
       case "hello": if (message.agent) { showAgent(message.agent); } forgetMissedEnds(); break;
       case "agent.state": showAgent(message); break;
