@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from callcontrol.agents.states import AgentState
-from tests.calls.conftest import eventually, wav_seconds
+from tests.calls.conftest import call_env, eventually, wav_seconds
 
 MARIA = "+35799123456"
 
@@ -293,3 +293,39 @@ async def test_waiting_callers_are_served_first_come_first_served(env):
     assert [c.agent_id for c in comms] == [agent] * 3
     answered = [c.answered_at for c in comms]
     assert answered == sorted(answered)
+
+
+async def test_every_log_line_about_a_call_carries_its_id(tmp_path):
+    import logging
+
+    from callcontrol.logs import CallIdFilter
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+    handler = Keep(level=logging.DEBUG)
+    handler.addFilter(CallIdFilter())
+    log = logging.getLogger("callcontrol.calls")
+    old_level = log.level
+    log.setLevel(logging.DEBUG)
+    log.addHandler(handler)
+    try:
+        async with call_env(tmp_path, queue_max_wait=0.9) as env:
+            await _ring_out_and_miss(env)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old_level)
+    # ringing, no answer, waiting, the message, the end: all with the one call's id
+    call_ids = {r.call_id for r in records}
+    assert len(records) >= 4 and len(call_ids) == 1 and "-" not in call_ids, call_ids
+
+
+async def _ring_out_and_miss(env) -> None:
+    agent = await env.add_agent("anna", "1001")
+    env.sim.set_device("PJSIP/1001", behaviour="no_answer")
+    sim_call = await env.place(number=MARIA, give_up_after=80)
+    comm = await env.completed(env.call_id_of(sim_call))
+    assert comm.category == "missed"
+    await env.wait_agent(agent, AgentState.NOT_READY)
