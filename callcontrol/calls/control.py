@@ -410,8 +410,11 @@ class CallControl:
         """Offer the call to the longest-idle ready agent, or queue it (first come first)."""
         if call.phase is not Phase.QUEUED:
             return
-        if any(c is not call and c.phase is Phase.QUEUED for c in self._waiting):
-            await self._wait_in_queue(call)     # others wait longer: the dispatcher decides
+        if any(c is not call and c.phase is Phase.QUEUED for c in self._waiting) or \
+                not self.connected:
+            # others wait longer (the dispatcher decides), or no events reach us now: an
+            # agent rung meanwhile could not be seen answering
+            await self._wait_in_queue(call)
             return
         agent = await self._reserve(call)
         if agent is None:
@@ -469,6 +472,8 @@ class CallControl:
     async def _dispatch(self) -> None:
         """Waiting calls in arrival order get the agents that became ready, one each."""
         try:
+            if not self.connected:
+                return
             for call in list(self._waiting):
                 if call.phase is not Phase.QUEUED:
                     with contextlib.suppress(ValueError):

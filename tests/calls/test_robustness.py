@@ -341,3 +341,22 @@ async def test_pbx_restart_mid_call_closes_the_record(env):
     sim_call = await env.place(number=MARIA, hangup_after=30)
     comm = await env.completed(env.call_id_of(sim_call))
     assert comm.hangup_cause == "caller_hangup"
+
+
+async def test_no_agent_is_rung_while_the_websocket_is_down(tmp_path):
+    slow_reconnect = {"stream_options": {"backoff_initial": 0.6, "backoff_max": 0.6}}
+    async with call_env(tmp_path, options=slow_reconnect) as env:
+        agent = await env.add_agent("anna", "1001", ready=False)
+        sim_call = await env.place(number=MARIA)
+        call_id = env.call_id_of(sim_call)
+        call = await env.wait_call(call_id, "queued")
+        await env.sim.drop_websockets()
+        await eventually(lambda: not env.calls.connected, what="disconnected")
+        await env.agents.set_state(agent, AgentState.READY)
+        await asyncio.sleep(0.3)                  # several hunting ticks
+        assert not env.calls.connected and call.attempts == 0
+        assert await env.agent_state(agent) is AgentState.READY
+        await env.wait_call(call_id, "connected", timeout=5)   # once events flow again
+        await env.sim.hangup(sim_call.stasis_channel_id)
+        comm = await env.completed(call_id)
+        assert comm.agent_id == agent and comm.category == "answered"
