@@ -87,6 +87,11 @@ async def measure(ds: Dataset, *, sockets: int, calls: int, redis_url: str | Non
                     for number in numbers[:3]:  # warm: every code path of a call has run
                         await _one_call(sim, clock, number, http, base, agents[0])
                     await asyncio.sleep(0.5)
+                    clock.reset()  # the baseline: the same calls with no other socket open
+                    for number in numbers[3:3 + calls // 2]:
+                        await _one_call(sim, clock, number, http, base, agents[0])
+                    alone = clock.latencies_ms()
+                    await asyncio.sleep(0.5)
                     rss_before = child.rss()
                     child.start_sampling()
                     try:
@@ -95,7 +100,7 @@ async def measure(ds: Dataset, *, sockets: int, calls: int, redis_url: str | Non
                         raise RuntimeError(f"websocket {len(ws.sockets) + 1} of {sockets} "
                                            f"refused ({exc.status}); callcontrol's log:\n"
                                            f"{child.tail(30)}") from exc
-                    await storm.poll(lambda: clock.hellos >= sockets, 30)
+                    await storm.poll(lambda: clock.hellos >= sockets - 1, 30)
                     hellos = clock.hellos
                     await asyncio.sleep(1.0)
                     rss_after = child.rss()
@@ -121,6 +126,11 @@ async def measure(ds: Dataset, *, sockets: int, calls: int, redis_url: str | Non
                     f"{open_sockets} of {sockets} sockets still open after them"
                     + (f"; socket errors: {errors[:3]}" if errors else ""))
     pop.n = len(latencies)
+    base_row = Row.timed(backend, "pop to 1 agent, no other socket (baseline)",
+                         alone or [float("nan")],
+                         note=f"the same kind of call before the {sockets - 1:,} other sockets "
+                         "connected, for comparison")
+    base_row.n = len(alone)
     mb = 2**20
     mem = MemoryRow(backend, f"RSS with {sockets:,} websockets", sockets,
                     target=f"< {TARGET_MB:g} MB at {TARGET_SOCKETS:,}", sockets=sockets,
@@ -131,11 +141,11 @@ async def measure(ds: Dataset, *, sockets: int, calls: int, redis_url: str | Non
         mem.verdict = "meets" if mem.rss_after_mb < TARGET_MB else "MISSES"
     mem.note = (f"server RSS {mem.rss_before_mb} MB with 1 socket -> {mem.rss_after_mb} MB with "
                 f"{sockets:,} ({mem.kb_per_socket} KB per socket), peak {mem.peak_rss_mb} MB; "
-                f"{hellos} hello messages received (one per socket)"
+                f"{hellos} hello messages received (one per new socket)"
                 + (f"; {len(refused)} handshakes refused (HTTP "
                    f"{', '.join(sorted({str(s) for s in refused}))}) and retried"
                    if refused else ""))
-    return [pop, mem]
+    return [base_row, pop, mem]
 
 
 async def run(ds: Dataset, *, mode: str = "smoke", queries: int | None = None) -> list[Row]:
