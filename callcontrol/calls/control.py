@@ -206,6 +206,10 @@ class CallControl:
             call = self._playbacks.pop(event.playback.id, None)
             if call is not None:
                 self._post(call, self._message_done)
+        elif isinstance(event, ev.ApplicationReplaced):
+            logger.error("another process connected as ARI application %r: this one gets no "
+                         "more events (give every instance its own CALLCONTROL_ARI_APP)",
+                         self.app)
 
     def _on_stasis_start(self, event: ev.StasisStart) -> None:
         channel = event.channel
