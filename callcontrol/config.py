@@ -60,6 +60,10 @@ class CallsConfig:
     lookup_budget_ms: int = 150
     outbound_caller_id: str = ""
     recordings_dir: Path = Path("var/recordings")
+    # Dial strings call control uses: the customer of a click-to-call ({number}: E.164) and
+    # a blind-transfer target that is no logged-in agent ({extension}).
+    customer_endpoint: str = "Local/{number}@customers"
+    transfer_endpoint: str = "Local/{extension}@agents"
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +254,7 @@ KNOWN_KEYS = {
     "agi_port", "agi_request_timeout", "default_region", "secret_key", "var_dir",
     "log_level", "log_format", "demo", "ring_timeout", "queue_max_wait", "wrapup_seconds",
     "lookup_budget_ms", "outbound_caller_id", "recordings_dir",
+    "customer_endpoint", "transfer_endpoint",
 }
 
 
@@ -289,6 +294,10 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             recordings_dir=Path(
                 src.get("recordings_dir", _text, str(var_dir / "recordings"))
             ),
+            customer_endpoint=src.get("customer_endpoint", _dial_template("{number}"),
+                                      CallsConfig().customer_endpoint),
+            transfer_endpoint=src.get("transfer_endpoint", _dial_template("{extension}"),
+                                      CallsConfig().transfer_endpoint),
         ),
         default_region=src.get("default_region", _region, "CY"),
         secret_key=_secret_key(src, var_dir),
@@ -297,6 +306,21 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         log_format=src.get("log_format", _log_format, "text"),
         demo=src.get("demo", _bool, False),
     )
+
+
+def _dial_template(placeholder: str) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        tech, sep, rest = raw.strip().partition("/")
+        if not sep or not tech or placeholder not in rest:
+            raise ConfigError(f"{name}: expected a dial string such as PJSIP/{placeholder}@trunk "
+                              f"containing {placeholder}, got {raw!r}")
+        try:
+            raw.strip().format(number="0", extension="0")
+        except (KeyError, IndexError, ValueError):
+            raise ConfigError(f"{name}: only {placeholder} may appear in braces, got {raw!r}") \
+                from None
+        return raw.strip()
+    return parse
 
 
 def _ari_app(name: str, raw: str) -> str:
