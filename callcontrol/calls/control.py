@@ -95,8 +95,8 @@ class CallControl:
                  hunt_interval: float = 0.5, ring_grace: float = 1.0,
                  recording_grace: float = 3.0, message_timeout: float = 15.0,
                  customer_ring_timeout: float = 30.0,
-                 customer_endpoint: str = "Local/{number}@customers",
-                 transfer_endpoint: str = "Local/{extension}@agents",
+                 customer_endpoint: str | None = None,
+                 transfer_endpoint: str | None = None,
                  message_media: str = "sound:vm-nobodyavail",
                  originate_timeout: int | None = None,
                  stream_options: dict[str, Any] | None = None) -> None:
@@ -117,8 +117,9 @@ class CallControl:
         self.recording_grace = recording_grace
         self.message_timeout = message_timeout
         self.customer_ring_timeout = customer_ring_timeout
-        self.customer_endpoint = customer_endpoint
-        self.transfer_endpoint = transfer_endpoint
+        # dial strings (config.calls; the keyword arguments override them)
+        self.customer_endpoint = customer_endpoint or config.calls.customer_endpoint
+        self.transfer_endpoint = transfer_endpoint or config.calls.transfer_endpoint
         self.message_media = message_media
         # ARI's own originate timeout is only a backstop behind our timers (whole seconds)
         self.originate_timeout = originate_timeout

@@ -92,7 +92,8 @@ async def test_customer_never_answers(env, api):
 async def test_customer_busy_or_unreachable(tmp_path):
     from tests.calls.conftest import call_env
 
-    async with call_env(tmp_path, options={"customer_endpoint": "PJSIP/{number}"}) as env:
+    # the customer's line through the trunk dial string of the configuration
+    async with call_env(tmp_path, customer_endpoint="PJSIP/{number}") as env:
         agent = await env.add_agent("anna", "1001")
         env.sim.set_device("PJSIP/+35799555555", behaviour="busy")
         env.sim.set_device("PJSIP/+35799666666", behaviour="congestion")
