@@ -19,6 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import JSON, Integer, String, bindparam, func, literal_column, or_, select
+from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
@@ -75,6 +76,12 @@ class _text_list(FunctionElement[list]):
     type = JSON()
     inherit_cache = True
     name = "text_list"
+
+
+@compiles(_text_list)
+def _text_list_other(element: _text_list, compiler, **kw) -> str:
+    raise CompileError(
+        f"the screen-pop look-up supports SQLite and PostgreSQL, not {compiler.dialect.name}")
 
 
 @compiles(_text_list, "sqlite")

@@ -12,6 +12,7 @@ from sqlalchemy import event, select
 from sqlalchemy.engine.interfaces import CacheStats
 
 from callcontrol.agi.crm import find_callers
+from callcontrol.crm import lookup
 from callcontrol.crm.lookup import ContactMatch, find_contacts_by_phone
 from callcontrol.crm.models import (
     AccountReceivable,
@@ -171,6 +172,33 @@ async def test_bad_arguments_get_clear_errors(db) -> None:
             with pytest.raises(TypeError, match="e164"):
                 await find_contacts_by_phone(s, 35799111222)  # type: ignore[arg-type]
     assert seen == []
+
+
+async def test_every_table_is_reached_through_an_index(db) -> None:
+    """The plan probes indexes only: no table scan, and on SQLite no Bloom filter (built by
+    scanning the whole inner table), so the cost does not grow with the CRM."""
+    compiled = lookup._POP.compile(dialect=db.engine.dialect)
+    values = {"e164": NUMBER, "limit": 10, "now": NOW}
+    if db.engine.dialect.name == "sqlite":
+        values["now"] = NOW.strftime("%Y-%m-%d %H:%M:%S.%f")
+    params = tuple(compiled.construct_params(values)[k] for k in compiled.positiontup)
+    async with db.engine.begin() as conn:
+        if db.engine.dialect.name == "sqlite":
+            plan = [row[3] for row in await conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + str(compiled), params)]
+            assert not [step for step in plan if step.startswith("SCAN ")
+                        and step != "SCAN matched"], plan
+            assert not [step for step in plan if "BLOOM" in step], plan
+        else:
+            # With sequential scans priced out, a Seq Scan means no index can serve a part.
+            await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = [row[0] for row in await conn.exec_driver_sql(
+                "EXPLAIN " + str(compiled), params)]
+            assert not [step for step in plan if "Seq Scan" in step], plan
+    text = "\n".join(plan)
+    for index in ("ix_phones_e164", "ix_service_requests_contact_id",
+                  "ix_accounts_receivable_contact_id", "ix_flash_notes_contact_id"):
+        assert index in text, (index, plan)
 
 
 async def _reference(s, e164: str, limit: int, now: datetime) -> list[ContactMatch]:
