@@ -132,7 +132,11 @@ _POP = _statement()
 async def find_contacts_by_phone(
     session: AsyncSession, e164: str, *, limit: int = 10, now: datetime | None = None
 ) -> list[ContactMatch]:
-    """Contacts owning ``e164`` (VIPs first, at most ``limit``) with their pop summary."""
+    """Contacts owning ``e164`` (VIPs first, at most ``limit``) with their pop summary.
+
+    One SQL statement (none for an empty number or ``limit=0``). It is a Core statement, so
+    objects pending in ``session`` are not autoflushed first: flush them to have them seen.
+    """
     if not isinstance(e164, str | None):
         raise TypeError(f"e164 must be a string, got {type(e164).__name__}")
     if limit < 0:
