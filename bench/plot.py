@@ -137,8 +137,8 @@ def _storm_targets(storm: dict[str, Any] | None) -> list[str]:
                      f"{r['failures']} of {r['placed']} calls without a pop | "
                      f"{_verdict(ok if r['rate'] == TARGET_RATE else None)} |")
     for r in rows:
-        if r.get("cpu_ratio") is None:
-            continue
+        if r.get("cpu_ratio") is None or r["failures"]:
+            continue  # with calls abandoned, CPU per placed call understates the cost
         ok = r["cpu_ratio"] < 3 and (r.get("latency_ratio_p99") or 99) < 3
         lines.append(f"| callcontrol cost < 3x the floor ({r['backend']}, {r['rate']:g} "
                      f"calls/s) | CPU per call x{r['cpu_ratio']}, p99 latency "
