@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from callcontrol import demo
 from callcontrol.config import load_config
 from callcontrol.crm.db import create_engine, session_factory
 from callcontrol.crm.migrate import upgrade_async
@@ -74,7 +75,9 @@ async def test_demo_data_users_and_callers(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-async def test_serve_runs_the_whole_loop_from_the_demo_page(tmp_path: Path) -> None:
+async def test_serve_runs_the_whole_loop_from_the_demo_page(tmp_path: Path, monkeypatch) -> None:
+    # callers talk 3-4 s at this time scale: long enough for a loaded machine to answer first
+    monkeypatch.setattr(demo, "CALLER_TALK_RANGE", (60.0, 80.0))
     sim = PbxSimulator(recordings_dir=tmp_path / "sim", time_scale=0.05)
     await sim.start("127.0.0.1", 0)
     http_port = free_port()
@@ -137,7 +140,7 @@ async def test_serve_runs_the_whole_loop_from_the_demo_page(tmp_path: Path) -> N
                         Communication.caller_number == number,
                         Communication.state == "completed"))
             comm = None
-            for _ in range(300):
+            for _ in range(600):
                 comm = await completed()
                 if comm is not None:
                     break
