@@ -44,7 +44,7 @@ def draw(result: dict[str, Any], path: Path) -> Path:
     lines = series(result)
     if not lines:
         raise ValueError("the result has no call-storm rows with latencies to plot")
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    fig, ax = plt.subplots(figsize=(10.5, 5.5), dpi=110)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, ((backend, pipeline), rows) in enumerate(sorted(lines.items())):
         colour = colours[i % len(colours)]
@@ -58,8 +58,8 @@ def draw(result: dict[str, Any], path: Path) -> Path:
     ax.set_xlim(0, max(top, TARGET_RATE) * 1.05)
     ax.axhline(TARGET_P99_MS, color="red", linestyle="--", linewidth=1)
     ax.annotate(f"target: p99 < {TARGET_P99_MS:g} ms at {TARGET_RATE:g} calls/s",
-                (TARGET_RATE, TARGET_P99_MS), textcoords="offset points", xytext=(5, 5),
-                color="red", fontsize=8)
+                (TARGET_RATE, TARGET_P99_MS), textcoords="offset points", xytext=(-5, 5),
+                ha="right", color="red", fontsize=8)
     ax.set_xlabel("inbound calls per second")
     ax.set_ylabel("pop latency, StasisStart -> call.ringing (ms)")
     ax.set_yscale("log")
@@ -69,7 +69,7 @@ def draw(result: dict[str, Any], path: Path) -> Path:
                  f"{m.get('cores', '?')} cores, load {m.get('load_average') or '?'}, "
                  f"{result.get('started_at', '')}", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
