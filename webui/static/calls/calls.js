@@ -149,8 +149,13 @@
     // /calls/state answers 200 for an ended or foreign call (no console noise while polling)
     return getJson("/calls/state/" + encodeURIComponent(this.callId)).then(function (data) {
       if (data.call) { self.show(data.call); }
-      else if (data.forbidden) {
-        self.showEnded("This call is not yours: its controls are not available.");
+      else if (data.forbidden && self.call) {
+        // it was ours: transferred away (or taken over)
+        self.showEnded("The call is no longer yours: its controls are not available.");
+      } else if (data.forbidden) {
+        // not (yet) ours: an inbound call still ringing is nobody's until answered
+        self.setState("Ringing: answer your phone to take the call");
+        self.disableAll();
       } else if (data.ended) { self.showEnded(); }
       else { self.setState(data.message || "Call state unknown."); }
     }).catch(function (error) {
@@ -164,8 +169,17 @@
 
   Banner.prototype.setState = function (text) { this.$("calls-state").textContent = text; };
 
+  Banner.prototype.disableAll = function () {
+    var b = this.buttons;
+    Object.keys(b).forEach(function (name) { b[name].disabled = true; });
+  };
+
   Banner.prototype.show = function (call) {
     this.call = call;
+    if (this.ended && call.state !== "ended") {   // a late answer after a refused poll
+      this.ended = false;
+      this.schedule();
+    }
     var connected = call.state === "connected";
     var what = call.direction === "outbound"
       ? "to " + (call.called || "the customer")
@@ -215,8 +229,7 @@
     this.$("calls-muted").hidden = true;
     this.$("calls-paused").hidden = true;
     this.el.classList.remove("calls-banner-paused");
-    var b = this.buttons;
-    Object.keys(b).forEach(function (name) { b[name].disabled = true; });
+    this.disableAll();
     this.$("calls-transfer").hidden = true;
   };
 
@@ -258,7 +271,10 @@
     button.disabled = true;
     var label = button.textContent;
     button.textContent = "Calling…";
-    api().postJson("/api/v1/calls", {number: number}).then(function (call) {
+    // the contact's default phone by contact id: call control then links the contact
+    var body = contactId && button.hasAttribute("data-calls-by-contact")
+      ? {contact_id: Number(contactId)} : {number: number};
+    api().postJson("/api/v1/calls", body).then(function (call) {
       var target = contactId
         ? "/cc/contacts/" + encodeURIComponent(contactId) + "?call=" + encodeURIComponent(call.call_id)
         : null;
