@@ -317,6 +317,7 @@ class CallControl:
         call = Call(id=call_id, direction="inbound", journal=Journal(self.records, call_id),
                     started_at=event.timestamp or _now())
         call.stasis_start_at = event.timestamp
+        call.looked_up = False
         call.customer = self._register(call, Leg(channel.id, Role.CUSTOMER, in_stasis=True))
         call.customer_answered = channel.state == "Up"
         self.calls[call_id] = call
@@ -334,11 +335,21 @@ class CallControl:
                     ",".join(event.args))
         if not call.customer_answered:
             await self._ari("ring", self.ari.channels.ring(call.customer_leg.id))
-        await self._lookup(call)
-        self._write_draft(call)
         self.queue_deadline(call, self.queue_max_wait)
         call.phase = Phase.QUEUED
-        await self._hunt(call)
+        # the agent is reserved and rung while the caller is looked up; the pop goes out
+        # once both are known (whichever comes last sends it)
+        hunt = asyncio.ensure_future(self._hunt(call))
+        try:
+            await self._lookup(call)
+        finally:
+            call.looked_up = True
+        self._write_draft(call)
+        await hunt
+        agent = call.agent
+        if call.phase is Phase.RINGING and agent is not None and agent.agent_id is not None \
+                and agent.agent_id not in call.popped and not agent.gone:
+            await self._pop(call, agent.agent_id)
 
     def queue_deadline(self, call: Call, wait: float) -> None:
         loop = asyncio.get_running_loop()
@@ -532,7 +543,7 @@ class CallControl:
         logger.info("ringing agent %s on %s (leg %s)", agent_id, device, leg.id)
         loop = asyncio.get_running_loop()
         leg.timer = loop.call_later(self.ring_timeout, self._post, call, self._ring_timed_out, leg)
-        if agent_id is not None:
+        if agent_id is not None and call.looked_up:
             await self._pop(call, agent_id)
 
     async def _pop(self, call: Call, agent_id: int) -> None:

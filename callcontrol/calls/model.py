@@ -67,6 +67,7 @@ class Call:
     e164: str | None = None
     called_number: str | None = None
     contacts: list[Any] = field(default_factory=list)
+    looked_up: bool = True             # inbound: False until the caller look-up is over
     contact_id: int | None = None
     comm_id: int | None = None
     agent_id: int | None = None        # the agent on the call now
