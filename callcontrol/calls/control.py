@@ -14,8 +14,9 @@ and originated channels enter Stasis with the arguments ``<kind>,<call id>``, so
 told apart from new inbound calls, and after a restart the calls are found again from the
 draft communications and the channels ARI still reports.
 
-Inbound: ring indication, look-up within ``lookup_budget_ms`` (else unknown, retried for
-the record), draft communication, then agents longest-idle first, one at a time, each for
+Inbound: ring indication; the look-up within ``lookup_budget_ms`` (else unknown, retried
+for the record, then the draft communication) runs while the longest-idle ready agent is
+reserved and rung (the pop goes out once both are known); agents one at a time, each for
 ``ring_timeout``; while nobody is free the caller is answered and hears music on hold;
 after ``queue_max_wait`` a message plays and the call is closed as missed with a callback
 activity. Answer: caller and agent bridged, the bridge recorded as WAV, copied into the
