@@ -103,8 +103,17 @@ async def eventually(check, timeout: float = 8.0, every: float = 0.05):
 
 
 @pytest.fixture
-async def stack(tmp_path: Path):
-    sim = PbxSimulator(recordings_dir=tmp_path / "sim", time_scale=0.1)
+def sim_time_scale() -> float:
+    """The simulator's time scale (parametrize to change): 0.1 makes its 1 s a real 0.1 s.
+
+    ARI originate timeouts are scaled too, so a device rings at most ``ring_timeout + 1``
+    simulated seconds."""
+    return 0.1
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, sim_time_scale: float):
+    sim = PbxSimulator(recordings_dir=tmp_path / "sim", time_scale=sim_time_scale)
     await sim.start("127.0.0.1", 0)
     http_port = free_port()
     config = load_config(env={
@@ -136,7 +145,7 @@ async def stack(tmp_path: Path):
             session.add(Phone(contact_id=contact.id, raw=phone, e164=phone, is_default=True))
             contacts[name] = contact.id
     for _, _, _, device in USERS:
-        sim.set_device(device, answer_after=10.0)   # 1 s of ringing (time scale 0.1)
+        sim.set_device(device, answer_after=1.0 / sim_time_scale)   # 1 s of ringing
 
     started: asyncio.Future[web.Application] = asyncio.get_running_loop().create_future()
     stop = asyncio.Event()

@@ -170,8 +170,9 @@ async def test_transfer_to_a_ready_agent(stack, open_page, artifacts, browser_co
     assert "no longer yours" in await tab.locator("#calls-state").inner_text()
 
 
+@pytest.mark.parametrize("sim_time_scale", [0.5])
 async def test_wallboard_shows_agents_and_calls_live(stack, open_page, artifacts) -> None:
-    stack.sim.set_device("PJSIP/1001", answer_after=30.0)    # 3 s of ringing
+    stack.sim.set_device("PJSIP/1001", answer_after=6.0)    # 3 s of ringing (scale 0.5)
     await stack.ready("agent1")
     board = await open_page("boss")
     await board.goto("/supervisor")
@@ -182,7 +183,7 @@ async def test_wallboard_shows_agents_and_calls_live(stack, open_page, artifacts
     placed = await stack.sim.place_call(number=CONTACTS["Maria Georgiou"])
     call_id = f"{stack.config.ari.app}:{placed.stasis_channel_id}"
     await board.wait_for_selector(
-        "[data-testid=wallboard-agents] tr[data-agent=agent1][data-state=ringing]", timeout=4000)
+        "[data-testid=wallboard-agents] tr[data-agent=agent1][data-state=ringing]", timeout=3000)
     assert "Ringing" in await row.inner_text()
     await board.screenshot(path=os.path.join(artifacts, "wallboard-ringing.png"), full_page=True)
     await board.wait_for_selector(
