@@ -231,3 +231,31 @@ async def test_agent_cannot_open_the_wallboard(stack, open_page) -> None:
     assert await tab.get_by_role("link", name="Wallboard").count() == 0
     status, _ = await stack.api("GET", "/supervisor/board", "agent1")
     assert status == 403
+
+
+async def test_click_to_call_dials_the_number_clicked_and_follows_the_far_end(
+        stack, open_page, browser_console) -> None:
+    """A phone that is not the default is called by number; when the customer hangs up the
+    banner learns it from the desk websocket / its poll, without a click."""
+    from callcontrol.crm.models import Phone
+
+    contact_id = stack.contacts["Andreas Charalambous"]
+    async with stack.sessions() as session, session.begin():
+        session.add(Phone(contact_id=contact_id, raw="99 555666", e164="+35799555666",
+                          is_default=False))
+    tab = await open_page("agent1")
+    await agent_ready_in_browser(tab)
+    await tab.goto(f"/cc/contacts/{contact_id}")
+    assert await tab.locator("[data-calls-dial]").count() == 2
+    await tab.get_by_role("button", name="Call 99 555666").click()
+    await tab.wait_for_selector("#calls-banner[data-state=connected]", timeout=10000)
+    call_id = await tab.get_attribute("#calls-banner", "data-call-id")
+    assert (await stack.call(call_id))["called"] == "+35799555666"
+    assert await tab.locator("[data-testid=desk-unknown]").is_hidden()
+    # the customer hangs up
+    engine = stack.sim.engine
+    engine.person_hangup(engine.person_side(f"{call_id}-c"))
+    await tab.wait_for_selector("#calls-banner[data-state=ended]", timeout=4000)
+    assert await tab.get_by_role("button", name="Hang up").is_disabled()
+    assert await tab.get_by_role("button", name="Hold").is_disabled()
+    assert not [m for m in browser_console if "Content Security Policy" in m]
