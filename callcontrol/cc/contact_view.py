@@ -20,6 +20,7 @@ from callcontrol.crm.models import (
     Bill,
     Communication,
     Contact,
+    CustomerEvent,
     FinancialTransaction,
     FlashNote,
     InstalledItem,
@@ -188,7 +189,11 @@ async def rewards_section(session: AsyncSession, contact_id: int,
     by_type = {pid: {kind: [t for t in rows if t.type == kind]
                      for kind in ("award", "spend", "expiration")}
                for pid, rows in transactions.items()}
-    return {"participants": participants, "schemes": schemes, "transactions": by_type}
+    events = await _listing(session, select(CustomerEvent).where(
+        CustomerEvent.contact_id == contact_id).order_by(
+        CustomerEvent.at.desc(), CustomerEvent.id.desc()), limit)
+    return {"participants": participants, "schemes": schemes, "transactions": by_type,
+            "events": events}
 
 
 LOADERS = {

@@ -71,6 +71,14 @@ def _rewards(b: Rows, cid: int, scheme_id: int, now: datetime) -> None:
     if rng.random() < 0.3:
         b.add("reward_transactions", participant_id=pid, type="spend",
               points=Decimal(rng.randint(1, int(points))), at=now + timedelta(days=10))
+    amount = Decimal(rng.randint(500, 50000)) / 100
+    b.add("customer_events", contact_id=cid, participant_id=pid, type="purchase",
+          description="Purchase in store", amount=amount, points_awarded=points,
+          at=now - timedelta(days=1))
+    if rng.random() < 0.2:
+        b.add("customer_events", contact_id=cid, participant_id=pid, type="referral",
+              description="Referred a friend", amount=None, points_awarded=Decimal(50),
+              at=now - timedelta(days=rng.randint(2, 60)))
 
 
 def money_extras(b: Rows, aid: int, currency: str, amount: Decimal, now: datetime) -> None:

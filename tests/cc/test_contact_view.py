@@ -13,6 +13,7 @@ from callcontrol.crm.models import (
     Activity,
     Bill,
     Communication,
+    CustomerEvent,
     FinancialTransaction,
     InstalledItem,
     Job,
@@ -62,6 +63,10 @@ async def make_customer(session, name: str, n: int) -> int:
                                   subject=f"call {i}"))
         for kind in ("award", "spend", "expiration"):
             session.add(RewardTransaction(participant_id=part.id, type=kind, points=1))
+        session.add(CustomerEvent(contact_id=contact.id, participant_id=part.id,
+                                  type="purchase", description=f"purchase {i}",
+                                  amount=Decimal(i), points_awarded=Decimal(1),
+                                  at=now - timedelta(hours=i)))
     await session.flush()
     return contact.id
 
@@ -106,6 +111,9 @@ async def test_a_heavy_contact_takes_as_many_statements_as_a_light_one(db) -> No
     assert all(len(v) == 10 for v in subs["services"].values())
     rewards = data["rewards"]["transactions"]
     assert [len(v) for v in next(iter(rewards.values())).values()] == [10, 10, 10]
+    events = data["rewards"]["events"]
+    assert len(events.rows) == 10 and events.more
+    assert [e.description for e in events.rows[:2]] == ["purchase 0", "purchase 1"]
 
 
 async def test_without_a_number_of_records_every_row_is_shown(db) -> None:

@@ -248,3 +248,19 @@ async def test_script_in_names_is_never_executed_anywhere(cc_app) -> None:
         html = await (await cc_app.client.get(path)).text()
         assert "<script>alert" not in html and "<img src=x" not in html, path
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+async def test_rewards_section_lists_customer_events_escaped(cc_app) -> None:
+    from callcontrol.crm.models import CustomerEvent
+
+    await cc_app.login("ada")
+    cid = await seed_contact(cc_app)
+    async with cc_app.sessions() as session, session.begin():
+        part = await f.participant(session, await session.get(f.Contact, cid), "R-77")
+        session.add(CustomerEvent(contact_id=cid, participant_id=part.id, type="referral",
+                                  description="<script>alert(1)</script> brought a friend",
+                                  points_awarded=Decimal("50")))
+    html = await (await cc_app.client.get(f"/cc/contacts/{cid}/sections/rewards")).text()
+    assert "Customer events" in html and "Referral" in html and "50" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; brought a friend" in html
+    assert "<script>alert(1)</script>" not in html

@@ -25,7 +25,12 @@ from callcontrol.crm.models.finance import (
     Voucher,
     Wallet,
 )
-from callcontrol.crm.models.rewards import RewardParticipant, RewardScheme, RewardTransaction
+from callcontrol.crm.models.rewards import (
+    CustomerEvent,
+    RewardParticipant,
+    RewardScheme,
+    RewardTransaction,
+)
 from callcontrol.crm.models.users import (
     ROLES,
     AgentStateChange,
@@ -39,7 +44,8 @@ from callcontrol.crm.models.work import Activity, Job, Lead, Notification, Servi
 __all__ = [
     "ROLES", "AccessToken", "AccountReceivable", "Activity", "Address", "AgentStateChange",
     "ApiToken", "AuditEntry", "Base", "Bill", "Communication", "CommunicationCentreDefinition",
-    "CommunicationTemplate", "Contact", "Email", "FinancialTransaction", "FlashNote",
+    "CommunicationTemplate", "Contact", "CustomerEvent", "Email", "FinancialTransaction",
+    "FlashNote",
     "ImmutableFieldError", "InstalledItem", "Job", "Lead", "Notification", "Payment", "Phone",
     "RelatedContact", "RewardParticipant", "RewardScheme", "RewardTransaction",
     "ServiceRequest", "Subscription", "SubscriptionService", "User", "Voucher", "Wallet",
