@@ -142,7 +142,11 @@ async def wallboard(request: web.Request) -> web.Response:
 
 @page(roles=SUPERVISORS)
 async def wallboard_board(request: web.Request) -> web.Response:
-    return await render(request, "calls/_board.html", await board_data(request))
+    # a bare fragment: not ``render``, which would consume the session's flash messages
+    response = aiohttp_jinja2.render_template("calls/_board.html", request,
+                                              await board_data(request))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 async def transfer_targets(request: web.Request) -> web.Response:

@@ -224,10 +224,11 @@ async def test_wallboard_shows_agents_and_calls_live(stack, open_page, artifacts
     await call_row.get_by_role("button", name=re.compile("^Whisper")).wait_for(state="visible")
 
 
-async def test_agent_cannot_open_the_wallboard(stack, open_page) -> None:
+async def test_agent_cannot_open_the_wallboard(stack, open_page, artifacts) -> None:
     tab = await open_page("agent1")
     response = await tab.goto("/supervisor")
     assert response.status == 403
+    await tab.screenshot(path=os.path.join(artifacts, "agent-403.png"))
     assert await tab.get_by_role("link", name="Wallboard").count() == 0
     status, _ = await stack.api("GET", "/supervisor/board", "agent1")
     assert status == 403
