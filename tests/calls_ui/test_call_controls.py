@@ -57,9 +57,15 @@ async def test_agent_holds_pauses_recording_and_hangs_up(stack, open_page, artif
     assert not caller.held and caller.moh_class is None
     assert not await tab.locator("#calls-held").is_visible()
 
-    # mute and unmute
-    await tab.get_by_role("button", name="Mute").click()
+    # mute and unmute; the keyboard alone works, and the focused control shows it
+    await tab.focus("#calls-hold")
+    await tab.keyboard.press("Tab")
+    assert await tab.evaluate("document.activeElement.id") == "calls-mute"
+    outline = await tab.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+    await tab.keyboard.press("Enter")
     await tab.wait_for_selector("#calls-mute[aria-pressed=true]")
+    assert await tab.evaluate("document.activeElement.id") == "calls-mute"  # focus kept
     assert (await stack.call(call_id))["muted"] is True
     await tab.get_by_role("button", name="Unmute").click()
     await tab.wait_for_selector("#calls-mute[aria-pressed=false]")
@@ -221,7 +227,19 @@ async def test_wallboard_shows_agents_and_calls_live(stack, open_page, artifacts
     async def released():
         return (await stack.call(call_id, "boss"))["supervisor"] is None
     await eventually(released)
-    await call_row.get_by_role("button", name=re.compile("^Whisper")).wait_for(state="visible")
+    whisper = call_row.get_by_role("button", name=re.compile("^Whisper"))
+    await whisper.click()
+    sup = await eventually(supervised)
+    assert sup["mode"] == "whisper"
+    # the board's refresh keeps the keyboard focus on the same control
+    stop = call_row.get_by_role("button", name=re.compile("^Stop supervising"))
+    await stop.focus()
+    before = await board.locator(".wallboard-updated").inner_text()
+
+    async def refreshed():
+        return await board.locator(".wallboard-updated").inner_text() != before
+    await eventually(refreshed, timeout=5)
+    assert (await board.evaluate("document.activeElement.id")).startswith("stop-")
 
 
 async def test_agent_cannot_open_the_wallboard(stack, open_page, artifacts) -> None:
