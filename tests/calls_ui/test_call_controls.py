@@ -278,3 +278,22 @@ async def test_click_to_call_dials_the_number_clicked_and_follows_the_far_end(
     assert await tab.get_by_role("button", name="Hang up").is_disabled()
     assert await tab.get_by_role("button", name="Hold").is_disabled()
     assert not [m for m in browser_console if "Content Security Policy" in m]
+
+
+async def test_banner_follows_the_desk_websocket_without_polling(stack, open_page) -> None:
+    """With the safety-net poll pushed out to a minute, call.answered and call.ended from the
+    desk websocket alone move the banner from ringing to connected to ended."""
+    stack.sim.set_device("PJSIP/1001", answer_after=15.0)   # 1.5 s of ringing
+    tab = await open_page("agent1")
+    await tab.add_init_script("window.callcontrolCallsPollMs = 60000;")
+    await agent_ready_in_browser(tab)
+    requests: list[str] = []
+    tab.on("request", lambda r: "/calls/state/" in r.url and requests.append(r.url))
+    placed = await stack.sim.place_call(number=CONTACTS["Maria Georgiou"])
+    await tab.wait_for_url(re.compile(r"/cc/contacts/\d+\?call="))
+    assert "Ringing" in await tab.locator("#calls-state").inner_text()
+    await tab.wait_for_selector("#calls-banner[data-state=connected]", timeout=4000)
+    engine = stack.sim.engine
+    engine.person_hangup(engine.person_side(placed.caller_channel_id))
+    await tab.wait_for_selector("#calls-banner[data-state=ended]", timeout=4000)
+    assert 2 <= len(requests) <= 6, requests   # page load, answered, ended: no 2 s polling

@@ -8,7 +8,9 @@
   if (window.callcontrolCalls) { return; }   // several partials may load this script
   window.callcontrolCalls = true;
 
-  var POLL_EVERY = 2000;
+  // The poll is only a safety net behind the websocket; a page may lengthen it (tests do,
+  // to show the websocket alone keeps the banner in sync).
+  var POLL_EVERY = Number(window.callcontrolCallsPollMs) || 2000;
 
   function api() { return window.callcontrol; }
 
