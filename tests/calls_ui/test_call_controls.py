@@ -297,3 +297,23 @@ async def test_banner_follows_the_desk_websocket_without_polling(stack, open_pag
     engine.person_hangup(engine.person_side(placed.caller_channel_id))
     await tab.wait_for_selector("#calls-banner[data-state=ended]", timeout=4000)
     assert 2 <= len(requests) <= 6, requests   # page load, answered, ended: no 2 s polling
+
+
+async def test_a_refused_control_shows_the_apis_403_text(stack, open_page) -> None:
+    """A supervisor may look at an agent's call but not hold it: the API's 403 text shows."""
+    await stack.ready("agent1")
+    placed = await stack.sim.place_call(number=CONTACTS["Maria Georgiou"])
+    call_id = f"{stack.config.ari.app}:{placed.stasis_channel_id}"
+
+    async def connected():
+        return (await stack.call(call_id, "boss"))["state"] == "connected"
+    await eventually(connected)
+    tab = await open_page("boss")
+    await tab.goto(f"/cc/contacts/{stack.contacts['Maria Georgiou']}?call={call_id}")
+    await tab.wait_for_selector("#calls-banner[data-state=connected]")
+    await tab.get_by_role("button", name="Hold").click()
+    error = tab.locator("[data-testid=call-error]")
+    await error.wait_for(state="visible")
+    assert await error.inner_text() == "Not allowed: only the agent on this call may do that"
+    assert (await stack.call(call_id, "boss"))["held"] is False
+    assert await tab.get_attribute("#calls-hold", "aria-pressed") == "false"
