@@ -17,8 +17,13 @@
                                     ready, by name and extension).
 
 The banner controls (``webui/templates/calls/_banner.html``) and the click-to-call button
-(``calls/_call_button.html``) are template partials the contact view includes; their
-behaviour is ``webui/static/calls/calls.js`` over the call-control API.
+(``calls/_call_button.html``) are template partials the contact view includes (only where
+this ran: it sets the ``calls_enabled`` template global); their behaviour is
+``webui/static/calls/calls.js`` over the call-control API. The banner follows the call from
+the API's answers, from the desk websocket (desk.js dispatches every message as a
+``desk:message`` DOM event) and from a 2 s poll of ``/calls/state``. Keyboard: every control
+is a button; Alt+H hold/resume, Alt+M mute/unmute, Alt+R pause/resume the recording, Alt+T
+transfer (shown in each button's tooltip and ``aria-keyshortcuts``).
 """
 
 from __future__ import annotations
