@@ -116,7 +116,7 @@ async def add_heavy_contact(sessions, counts: dict[str, int] = HEAVY) -> int:  #
                                              posted_at=now - timedelta(days=i),
                                              details={"ref": i}))
         for i in range(counts["communications"]):
-            session.add(Communication(direction="inbound" if i % 3 else "outbound",
+            session.add(Communication(direction="incoming" if i % 3 else "outgoing",
                                       state="completed", subject=f"Call about bill {i}",
                                       content="Customer asked about the bill. " * 3,
                                       contact_id=contact.id, call_id=f"bench:h{tag}{i}",

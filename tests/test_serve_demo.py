@@ -146,7 +146,7 @@ async def test_serve_runs_the_whole_loop_from_the_demo_page(tmp_path: Path, monk
                     break
                 await asyncio.sleep(0.05)
             assert comm is not None, "the demo call was never completed in the record"
-            assert comm.agent_id == agent.id and comm.direction in ("incoming", "inbound")
+            assert comm.agent_id == agent.id and comm.direction == "incoming"
             assert comm.contact_id is not None and comm.answered_at is not None
             assert comm.recording
             stored = list(config.calls.recordings_dir.glob("*.wav"))

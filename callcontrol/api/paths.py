@@ -78,7 +78,7 @@ def communications() -> dict[str, Any]:
                 param("agent", "query", {"oneOf": [ID, {"const": "me"}]},
                       "only those this agent handled: a user id or `me` (agents: only `me` "
                       "or their own id)"),
-                param("direction", "query", enum("inbound", "outbound"), "only this direction"),
+                param("direction", "query", enum("incoming", "outgoing"), "only this direction"),
                 param("state", "query", enum("draft", "completed"), "only this state"),
                 param("limit", "query", {**INTEGER, "minimum": 1, "maximum": 500,
                                          "default": 50}, "at most this many"),

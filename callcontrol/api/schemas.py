@@ -81,7 +81,7 @@ RECORDING = obj({
 
 COMMUNICATION = obj({
     "id": ID,
-    "direction": enum("inbound", "outbound"),
+    "direction": enum("incoming", "outgoing"),
     "media": {**STRING, "description": "phone for calls; email, sms, letter, ..."},
     "category": nullable({**STRING, "description": "for calls, the outcome: answered, "
                                                    "missed, failed, ..."}),

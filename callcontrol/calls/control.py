@@ -60,6 +60,7 @@ from callcontrol.calls.records import (
 )
 from callcontrol.calls.store import RecordingStore
 from callcontrol.config import Config
+from callcontrol.crm.models.comms import call_direction, communication_direction
 from callcontrol.crm.phones import normalise
 from callcontrol.errors import ApiError
 from callcontrol.logs import call_context
@@ -408,7 +409,7 @@ class CallControl:
         else:
             subject = f"Outgoing call to {call.called_number}"
         future = call.journal.submit(draft_op(call.id, {
-            "direction": call.direction, "subject": subject[:200],
+            "direction": communication_direction(call.direction), "subject": subject[:200],
             "caller_number": (call.caller_number or None) and call.caller_number[:32],
             "called_number": call.called_number, "contact_id": call.contact_id,
             "agent_id": call.agent_id if call.direction == "outbound" else None,
@@ -1365,8 +1366,9 @@ class CallControl:
         """
         call_id = comm.call_id
         with call_context(call_id):
-            inbound = comm.direction == "inbound"
-            call = Call(id=call_id, direction=comm.direction,
+            direction = call_direction(comm.direction)
+            inbound = direction == "inbound"
+            call = Call(id=call_id, direction=direction,
                         journal=Journal(self.records, call_id),
                         started_at=comm.started_at or comm.created_at or _now())
             call.adopted = True

@@ -53,7 +53,7 @@ def _communication(b: Rows, cid: int, now: datetime) -> None:
     rng = b.rng
     duration = rng.randint(15, 900)
     answered = now + timedelta(seconds=rng.randint(2, 30))
-    b.add("communications", direction=rng.choice(("inbound", "outbound")), media="phone",
+    b.add("communications", direction=rng.choice(("incoming", "outgoing")), media="phone",
           category=rng.choice(CALL_CATEGORIES), state="completed", subject="Phone call",
           content=None, contact_id=cid, agent_id=None, parent_id=None, call_id=None,
           caller_number=None, called_number=None, started_at=now, answered_at=answered,

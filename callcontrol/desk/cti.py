@@ -32,6 +32,7 @@ from callcontrol.agents.states import AgentState, Cause
 from callcontrol.app import CONFIG
 from callcontrol.crm.lookup import find_contacts_by_phone
 from callcontrol.crm.models import Communication, CommunicationCentreDefinition, utcnow
+from callcontrol.crm.models.comms import communication_direction
 from callcontrol.crm.phones import normalise
 from callcontrol.desk.http import json_body
 from callcontrol.desk.keys import AGENTS, POPS
@@ -106,7 +107,8 @@ class CtiListener:
             comm = await _communication(session, event["call_id"])
             if comm is None:
                 comm = Communication(
-                    direction=event["direction"], media="phone", state="draft",
+                    direction=communication_direction(event["direction"]), media="phone",
+                    state="draft",
                     call_id=event["call_id"], caller_number=event["caller"],
                     called_number=event["called"], started_at=utcnow(),
                     subject=f"{event['direction'].capitalize()} call",

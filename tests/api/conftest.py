@@ -110,7 +110,7 @@ class ApiStack:
     async def add_comm(self, *, agent: str | None = "anna", minutes: int = 0,
                        **fields: Any) -> int:
         values: dict[str, Any] = {
-            "direction": "inbound", "media": "phone", "state": "completed",
+            "direction": "incoming", "media": "phone", "state": "completed",
             "subject": "Inbound call", "started_at": T0 + timedelta(minutes=minutes),
             "agent_id": self.users[agent] if agent else None,
         }

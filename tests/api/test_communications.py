@@ -38,7 +38,7 @@ async def test_supervisor_and_admin_see_all_and_filter(api_stack):
     maria, _ = await s.add_contact("Maria")
     nikos, _ = await s.add_contact("Nikos")
     a1 = await s.add_comm(agent="anna", minutes=1, contact_id=maria)
-    a2 = await s.add_comm(agent="anna", minutes=2, contact_id=nikos, direction="outbound")
+    a2 = await s.add_comm(agent="anna", minutes=2, contact_id=nikos, direction="outgoing")
     b1 = await s.add_comm(agent="bob", minutes=3, contact_id=maria, state="draft")
     none = await s.add_comm(agent=None, minutes=4)
     for who in ("sue", "ada"):
@@ -49,7 +49,7 @@ async def test_supervisor_and_admin_see_all_and_filter(api_stack):
         f"contact_id={maria}": [b1, a1],
         f"agent={s.users['anna']}": [a2, a1],
         "agent=me": [],                                 # the supervisor handled none
-        "direction=outbound": [a2],
+        "direction=outgoing": [a2],
         "state=draft": [b1],
         f"contact_id={maria}&state=completed": [a1],
         "limit=2": [none, b1],
@@ -71,7 +71,7 @@ async def test_limit_defaults_to_50_and_allows_500(api_stack):
     async with s.sessions() as session, session.begin():
         from callcontrol.crm.models import Communication
 
-        session.add_all(Communication(direction="inbound", media="phone", state="completed",
+        session.add_all(Communication(direction="incoming", media="phone", state="completed",
                                       subject=f"call {i}", agent_id=s.users["anna"])
                         for i in range(60))
     _, body = await s.get(LIST, "anna")
@@ -122,7 +122,7 @@ async def test_one_communication_has_every_field(api_stack):
     assert_documented("Communication", body)
     assert body["id"] == comm and body["parent_id"] == parent
     assert (body["direction"], body["media"], body["state"], body["category"]) == (
-        "inbound", "phone", "completed", "answered")
+        "incoming", "phone", "completed", "answered")
     assert body["contact"] == {"id": contact, "code": code, "name": "Maria Georgiou"}
     assert body["agent"] == {"id": s.users["anna"], "username": "anna"}
     assert body["call_id"] == "callcontrol:1700000000.42"
@@ -272,5 +272,5 @@ async def test_pages_run_from_started_calls_into_communications_without_a_start(
             got = [c["id"] for c in body["communications"]]
             assert got == order[offset:offset + limit], (limit, offset)
             assert body["has_more"] is (offset + limit < len(order)), (limit, offset)
-    _, body = await s.get(f"{LIST}?limit=2&offset=4&direction=outbound", "anna")
+    _, body = await s.get(f"{LIST}?limit=2&offset=4&direction=outgoing", "anna")
     assert body["communications"] == [] and body["has_more"] is False

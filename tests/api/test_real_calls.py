@@ -103,7 +103,7 @@ async def test_answered_call_is_listed_and_its_recording_downloads(env_db, aioht
     assert_documented("Communication", comm)
     assert comm == body["communications"][0]
     assert (comm["direction"], comm["media"], comm["state"], comm["category"]) == (
-        "inbound", "phone", "completed", "answered")
+        "incoming", "phone", "completed", "answered")
     assert comm["contact"]["id"] == contact and comm["contact"]["name"] == "Maria Test"
     assert comm["agent"] == {"id": anna, "username": "anna"}
     assert comm["caller_number"] == MARIA and comm["hangup_cause"] == "caller_hangup"
@@ -160,7 +160,7 @@ async def test_click_to_call_is_logged_outbound_with_its_recording(env, aiohttp_
     await env.completed(call["call_id"])
 
     async def listed():
-        _, body = await api.json("GET", "/api/v1/communications?direction=outbound", anna)
+        _, body = await api.json("GET", "/api/v1/communications?direction=outgoing", anna)
         return body["communications"]
     (comm,) = await eventually(listed, what="the outbound communication listed")
     assert comm["id"] == call["communication_id"] and comm["call_id"] == call["call_id"]

@@ -97,7 +97,7 @@ async def test_serve_answers_the_acceptance_checks(tmp_path: Path) -> None:
                 lambda b: b["communications"] and b["communications"][0]["state"] ==
                 "completed" and b["communications"][0]["recording"])
             comm = listed["communications"][0]
-            assert comm["direction"] == "inbound" and comm["agent"]["username"] == "anna"
+            assert comm["direction"] == "incoming" and comm["agent"]["username"] == "anna"
             assert comm["contact"]["name"] == "Maria Georgiou" and comm["answered_at"]
             async with http.get(f"{base}{comm['recording']['url']}", headers=auth) as resp:
                 assert resp.status == 200 and resp.content_type == "audio/wav"

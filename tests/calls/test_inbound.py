@@ -21,7 +21,7 @@ async def test_answered_call_is_bridged_recorded_and_logged(env):
 
     # the draft exists from the first second, with the one matching contact
     draft = await eventually(lambda: env.comm(call_id), what="draft")
-    assert draft.direction == "inbound" and draft.media == "phone"
+    assert draft.direction == "incoming" and draft.media == "phone"
     assert draft.contact_id == contact and draft.caller_number == MARIA
 
     call = await env.wait_call(call_id, "connected")

@@ -25,7 +25,7 @@ async def test_click_to_call_success(env, api):
     await asyncio.sleep(0.5)
     await env.sim.hangup(call.agent.id)
     comm = await env.completed(call_id)
-    assert comm.direction == "outbound" and comm.category == "answered"
+    assert comm.direction == "outgoing" and comm.category == "answered"
     assert comm.contact_id == contact and comm.agent_id == agent
     assert comm.called_number == CUSTOMER and comm.caller_number == "+35722000000"
     assert comm.hangup_cause == "agent_hangup"

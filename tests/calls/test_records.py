@@ -21,7 +21,7 @@ from callcontrol.crm.models import Activity, Communication
 async def test_writes_are_idempotent_and_drafts_found_by_app_prefix(db):
     records = Records(db.sessions)
     now = datetime.now(UTC)
-    fields = {"direction": "inbound", "started_at": now, "caller_number": "+35799123456"}
+    fields = {"direction": "incoming", "started_at": now, "caller_number": "+35799123456"}
     first = await records.run(draft_op("call_ctl:1", fields))
     assert await records.run(draft_op("call_ctl:1", fields)) == first     # no duplicate
     await records.run(draft_op("callXctl:2", fields))                      # '_' is no wildcard
@@ -49,7 +49,7 @@ async def test_journal_keeps_order_and_retries(db):
     records.run = flaky  # type: ignore[method-assign]
     journal = Journal(records, "app:9")
     now = datetime.now(UTC)
-    draft = journal.submit(draft_op("app:9", {"direction": "inbound", "started_at": now}))
+    draft = journal.submit(draft_op("app:9", {"direction": "incoming", "started_at": now}))
     journal.submit(update_op("app:9", {"answered_at": now}))
     journal.submit(update_op("app:9", {"state": "completed", "hangup_cause": "caller_hangup"}))
     assert await journal.flush(5) and journal.idle
@@ -79,7 +79,7 @@ async def test_late_contact_fills_the_missed_call_and_its_callback(db):
         session.add(contact)
         await session.flush()
         contact_id = contact.id
-    await records.run(draft_op("app:7", {"direction": "inbound", "started_at": now}))
+    await records.run(draft_op("app:7", {"direction": "incoming", "started_at": now}))
     activity_id = await records.run(callback_op("app:7", None, "+35799123456", now))
     await records.run(contact_if_unset_op("app:7", contact_id))
     comm = await records.communication("app:7")
@@ -93,7 +93,7 @@ async def test_a_write_that_can_never_succeed_does_not_block_the_call(db):
     records = Records(db.sessions, retry_initial=0.01, retry_max=0.02)
     journal = Journal(records, "app:5")
     now = datetime.now(UTC)
-    bad = journal.submit(draft_op("app:5", {"direction": "inbound", "started_at": now,
+    bad = journal.submit(draft_op("app:5", {"direction": "incoming", "started_at": now,
                                             "contact_id": 987654}))   # no such contact
     later = journal.submit(callback_op("app:5", None, "+35799123456", now))
     assert await journal.flush(5) and journal.idle

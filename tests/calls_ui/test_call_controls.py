@@ -134,7 +134,7 @@ async def test_click_to_call_from_a_phone_number(stack, open_page, artifacts) ->
         comm = await stack.communication(call_id)
         return comm if comm is not None and comm.state == "completed" else None
     comm = await eventually(completed)
-    assert comm.direction in ("outgoing", "outbound") and comm.contact_id == contact_id
+    assert comm.direction == "outgoing" and comm.contact_id == contact_id
 
 
 async def test_click_to_call_refused_shows_the_reason(stack, open_page) -> None:

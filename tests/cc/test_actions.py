@@ -69,7 +69,7 @@ VALID = {
     "schedule-activity": ({"subject": "Call back", "due_at": FUTURE},
                           {"subject": "", "due_at": "tomorrow-ish"}),
     "plan-job": ({"type": "Repair", "subject": "Fix dish"}, {"type": "Party", "subject": ""}),
-    "create-communication": ({"direction": "inbound", "media": "phone", "subject": "Hi"},
+    "create-communication": ({"direction": "incoming", "media": "phone", "subject": "Hi"},
                              {"direction": "sideways", "media": "pigeon", "subject": ""}),
     "raise-service-request": ({"subject": "No signal", "priority": "high"},
                               {"subject": "x" * 201, "priority": "whenever"}),
@@ -136,7 +136,7 @@ async def test_a_voucher_is_used_once(db, world) -> None:
 
 
 async def test_communication_draft_or_completed_by_the_button(db, world) -> None:
-    base = {"direction": "outbound", "media": "email", "subject": "Offer"}
+    base = {"direction": "outgoing", "media": "email", "subject": "Offer"}
     await act(db, world, "create-communication", {**base, "submit": "draft"})
     await act(db, world, "create-communication", {**base, "submit": "complete"})
     with pytest.raises(ActionFailed):

@@ -29,7 +29,7 @@ async def test_update_contact_information_after_an_inbound_call(
     user = await live_server.create_user("ada", PASSWORD, "agent")
     async with live_server.sessions() as session, session.begin():
         c = await f.person(session, "Andreas", "Charalambous", phone="+35799765432")
-        session.add(Communication(direction="inbound", media="phone", state="draft",
+        session.add(Communication(direction="incoming", media="phone", state="draft",
                                   subject="Inbound call", contact_id=c.id, agent_id=user.id,
                                   call_id="call-42", caller_number="+35799765432",
                                   started_at=utcnow()))
@@ -52,7 +52,7 @@ async def test_update_contact_information_after_an_inbound_call(
     assert "Λεμεσός" in await page.locator("[data-testid=addresses]").inner_text()
     # Optionally log a communication for the request.
     await page.click("a:has-text('Create a communication')")
-    await page.select_option("#f-direction", "inbound")
+    await page.select_option("#f-direction", "incoming")
     await page.select_option("#f-media", "phone")
     await page.fill("#f-subject", "Address and e-mail updated")
     await page.click("button[value=complete]")
@@ -108,7 +108,7 @@ async def test_advanced_and_communications_search(page, live_server, login, arti
         await f.address(session, a, "Kraków", "billing")
         b = await f.person(session, "Olga", "Smith")
         await f.address(session, b, "Kraków", "subscription")
-        session.add(Communication(direction="outbound", media="email", subject="Offer",
+        session.add(Communication(direction="outgoing", media="email", subject="Offer",
                                   contact_id=b.id, agent_id=user.id))
     await login(page, live_server, "eve", PASSWORD)
     await page.goto("/cc/advanced")
@@ -142,7 +142,7 @@ async def test_a_template_filled_communication_saved_as_draft_then_completed(
     await page.wait_for_selector("#f-subject[value='Account A-314']")
     content = await page.input_value("#f-content")
     assert content == "Dear Ζωή Κωνσταντίνου, your balance is 31.40."
-    await page.select_option("#f-direction", "outbound")
+    await page.select_option("#f-direction", "outgoing")
     await page.select_option("#f-media", "email")
     await page.screenshot(path=os.path.join(artifacts, "1-template.png"), full_page=True)
     await page.click("button[value=draft]")

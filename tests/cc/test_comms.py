@@ -15,7 +15,7 @@ async def comm_world(app, **extra):
         c = await f.person(session, "Nikos", "Ioannou")
         acc = await f.account(session, c, "A-77", balance="12.50")
         await f.subscription(session, acc, "S-77")
-        comm = Communication(direction="inbound", media="phone", subject="Complaint",
+        comm = Communication(direction="incoming", media="phone", subject="Complaint",
                              contact_id=c.id, state="draft", **extra)
         session.add(comm)
         session.add(CommunicationTemplate(
@@ -34,7 +34,7 @@ async def test_draft_then_save_completes_and_locks(cc_app) -> None:
     token = await cc_app.login("ada")
     ids = await comm_world(cc_app)
     url = f"/cc/communications/{ids['comm']}"
-    form = {"direction": "inbound", "media": "phone", "subject": "Picture quality",
+    form = {"direction": "incoming", "media": "phone", "subject": "Picture quality",
             "category": "Technical issue", "content": "Pixelation on channel 5"}
     resp = await cc_app.post(url, {**form, "submit": "draft"}, token)
     assert resp.status == 303

@@ -59,7 +59,7 @@ async def make_customer(session, name: str, n: int) -> int:
         session.add(Notification(contact_id=contact.id,
                                  state=LIFECYCLES["notification"].all[i % 4]))
         session.add(Lead(contact_id=contact.id, state=LIFECYCLES["lead"].all[i % 4]))
-        session.add(Communication(contact_id=contact.id, direction="inbound",
+        session.add(Communication(contact_id=contact.id, direction="incoming",
                                   subject=f"call {i}"))
         for kind in ("award", "spend", "expiration"):
             session.add(RewardTransaction(participant_id=part.id, type=kind, points=1))

@@ -239,7 +239,7 @@ async def test_script_in_names_is_never_executed_anywhere(cc_app) -> None:
     await cc_app.post("/cc/actions/plan-job", {"contact": cid, "type": "Repair",
                                                "subject": evil}, token)
     await cc_app.post("/cc/actions/create-communication", {
-        "contact": cid, "direction": "inbound", "media": "sms", "subject": evil}, token)
+        "contact": cid, "direction": "incoming", "media": "sms", "subject": evil}, token)
     pages = [f"/cc/contacts/{cid}", f"/cc/contacts/{cid}/edit", "/cc/communications",
              f"/cc/actions/create-communication?contact={cid}",
              "/cc?field=contact.name&q=%25script%25"]

@@ -124,10 +124,10 @@ async def test_communications_latest_first_limited_and_only_mine(db) -> None:
         c = await f.person(session, "Eva", "Novak")
         now = utcnow()
         for i in range(5):
-            session.add(Communication(direction="inbound", subject=f"mine {i}",
+            session.add(Communication(direction="incoming", subject=f"mine {i}",
                                       contact_id=c.id, agent_id=me.id,
                                       created_at=now + timedelta(minutes=i)))
-        session.add(Communication(direction="inbound", subject="theirs", agent_id=other.id))
+        session.add(Communication(direction="incoming", subject="theirs", agent_id=other.id))
     async with db.sessions() as session:
         limited = Settings(number_of_records=2, communications_limit=3)
         first = await communications_search(session, limited, me.id, 1)

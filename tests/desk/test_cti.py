@@ -155,7 +155,7 @@ async def test_an_outbound_call_pops_the_called_contact(dsk):
     assert pop["direction"] == "outbound" and pop["caller"]["e164"] == MARIA
     assert [c["id"] for c in pop["contacts"]] == [maria]
     comm = await _comm(dsk, "out-1")
-    assert comm.direction == "outbound" and comm.called_number == "99100001"
+    assert comm.direction == "outgoing" and comm.called_number == "99100001"
 
 
 async def test_a_repeated_ringing_event_does_not_log_the_call_twice(dsk):

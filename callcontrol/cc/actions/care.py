@@ -14,7 +14,7 @@ from callcontrol.crm.models import Activity, Communication, Job, Lead, ServiceRe
 JOB_TYPES = tuple((t, t) for t in ("Installation", "Repair", "Maintenance", "Disconnection"))
 PRIORITIES = (("low", "Low"), ("normal", "Normal"), ("high", "High"), ("urgent", "Urgent"))
 SOURCES = tuple((s, s.title()) for s in ("phone", "web", "referral", "walk-in"))
-DIRECTIONS = (("inbound", "Inbound"), ("outbound", "Outbound"))
+DIRECTIONS = (("incoming", "Incoming"), ("outgoing", "Outgoing"))
 MEDIA = (("phone", "Phone"), ("email", "E-mail"), ("sms", "SMS"), ("letter", "Letter"))
 
 SUBJECT = Field("subject", "Subject", required=True)

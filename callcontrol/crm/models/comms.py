@@ -10,11 +10,25 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from callcontrol.crm.models.base import Base, Timestamps
 
+#: A communication's direction, in the CRM's words (calls say inbound/outbound).
+INCOMING, OUTGOING = "incoming", "outgoing"
+_FROM_CALL = {"inbound": INCOMING, "outbound": OUTGOING}
+
+
+def communication_direction(call_direction: str) -> str:
+    """The communication direction of a call's (``inbound`` -> ``incoming``); CRM words pass."""
+    return _FROM_CALL.get(call_direction, call_direction)
+
+
+def call_direction(communication_direction: str) -> str:
+    """The call direction a communication records (``outgoing`` -> ``outbound``)."""
+    return "outbound" if communication_direction == OUTGOING else "inbound"
+
 
 class Communication(Timestamps, Base):
     __tablename__ = "communications"
     __table_args__ = (
-        CheckConstraint("direction IN ('inbound', 'outbound')", name="direction"),
+        CheckConstraint("direction IN ('incoming', 'outgoing')", name="direction"),
         CheckConstraint("state IN ('draft', 'completed')", name="state"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
