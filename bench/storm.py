@@ -34,7 +34,7 @@ from typing import Any
 
 import aiohttp
 import psutil
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bench.datasets import Dataset
 from bench.machine import ROOT
@@ -254,6 +254,11 @@ async def ensure_agents(ds: Dataset, count: int) -> list[Agent]:
     """
     names = [f"{AGENT_PREFIX}{i:05d}" for i in range(count)]
     async with ds.sessions() as session, session.begin():
+        # A run that was killed left its agents logged in (and ready) in the dataset: they
+        # would be offered calls with nobody on their websockets. Start from logged out.
+        await session.execute(text(
+            "DELETE FROM agent_status WHERE user_id IN "
+            f"(SELECT id FROM users WHERE username LIKE '{AGENT_PREFIX}%')"))  # noqa: S608
         users = {u.username: u for u in (await session.scalars(
             select(User).where(User.username.in_(names)))).all()}
         missing = [n for n in names if n not in users]
