@@ -237,3 +237,23 @@ def test_docs_section_reports_the_call_path_targets(tmp_path: Path):
     doc.write_text("no markers")
     with pytest.raises(ValueError):
         plot.update_doc(doc, tmp_path)
+
+
+async def test_agents_are_reused_and_start_logged_out(tiny_sqlite):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    first = await storm.ensure_agents(tiny_sqlite, 3)
+    assert [a.extension for a in first] == ["80000", "80001", "80002"]
+    async with tiny_sqlite.sessions() as session, session.begin():
+        await session.execute(text(
+            "INSERT INTO agent_status (user_id, state, extension, since, pop_preference, "
+            "version) VALUES (:u, 'ready', '80000', :t, 'ring', 1)"),
+            {"u": first[0].user_id, "t": datetime.now(UTC)})
+    again = await storm.ensure_agents(tiny_sqlite, 4)
+    assert [a.user_id for a in again[:3]] == [a.user_id for a in first]  # same users
+    assert len({a.token for a in again} | {a.token for a in first}) == 7  # fresh tokens
+    async with tiny_sqlite.sessions() as session:
+        left = await session.scalar(text("SELECT count(*) FROM agent_status"))
+    assert left == 0  # the killed run's ready agent no longer takes calls
