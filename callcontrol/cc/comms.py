@@ -145,7 +145,7 @@ async def update(session: AsyncSession, user: User, comm: Communication,
 
 async def follow_up(session: AsyncSession, user: User, comm: Communication) -> Communication:
     """A new draft linked to ``comm`` (its parent), for the same contact and category."""
-    row = Communication(direction="outbound", media=comm.media, category=comm.category,
+    row = Communication(direction="outgoing", media=comm.media, category=comm.category,
                         subject=f"Follow-up: {comm.subject}"[:200], contact_id=comm.contact_id,
                         agent_id=user.id, parent_id=comm.id, state="draft")
     session.add(row)
