@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 from callcontrol.agents.states import AgentState
@@ -99,8 +98,10 @@ async def test_two_instances_never_ring_one_agent_for_two_calls(tmp_path):
             assert [c.agent_id for c in comms] == [agent, agent]
             spans = sorted((c.answered_at, c.ended_at) for c in comms)
             assert spans[1][0] >= spans[0][1]
-            await asyncio.sleep(0)
-            assert await env.agent_state(agent) in (AgentState.WRAP_UP, AgentState.READY)
+            # the agent's own state change is written after the call's record: wait for it
+            async def released() -> bool:
+                return await env.agent_state(agent) in (AgentState.WRAP_UP, AgentState.READY)
+            await eventually(released, timeout=5, what="agent released after both calls")
         finally:
             await other.close()
             await other_agents.close()
