@@ -349,7 +349,7 @@ async def test_pbx_restart_mid_call_closes_the_record(env):
 
 
 async def test_no_agent_is_rung_while_the_websocket_is_down(tmp_path):
-    slow_reconnect = {"stream_options": {"backoff_initial": 0.6, "backoff_max": 0.6}}
+    slow_reconnect = {"stream_options": {"backoff_initial": 2.0, "backoff_max": 2.0}}
     async with call_env(tmp_path, options=slow_reconnect) as env:
         agent = await env.add_agent("anna", "1001", ready=False)
         sim_call = await env.place(number=MARIA)
