@@ -158,12 +158,15 @@ async def test_call_ends_in_wrap_up_then_ready_after_the_wrap_up_time(db, servic
     await service.cti_login(uid)
     await service.reserve()
     assert (await service.answered(uid)).state is S.ON_CALL
+    loop = asyncio.get_running_loop()
+    ended = loop.time()
     wrap = await service.call_ended(uid)
     assert wrap.state is S.WRAP_UP
-    await asyncio.sleep(0.05)
-    assert (await service.get(uid)).state is S.WRAP_UP
-    await asyncio.sleep(0.3)
+    while (await service.get(uid)).state is S.WRAP_UP and loop.time() - ended < 3:  # noqa: ASYNC110 - polls the database
+        await asyncio.sleep(0.01)
+    # ready again by the timer, not before the wrap-up time (0.15 s) was over
     assert (await service.get(uid)).state is S.READY
+    assert loop.time() - ended >= 0.15
     assert [s for s, _ in await _history(db, uid)] == [
         "ready", "ringing", "on_call", "wrap_up", "ready"]
 
