@@ -924,6 +924,7 @@ class CallControl:
             e164 = normalise(number, self.config.default_region)
             if e164 is None:
                 raise CallError("bad", f"not a valid phone number: {number!r}")
+            contact_id, contact_name = await self._owner_of(e164)
         try:
             agent = await self.agents.reserve_for_outbound(user_id)
         except Exception as exc:  # the service says why (not logged in, on a call, ...)
@@ -957,6 +958,18 @@ class CallControl:
         except Exception as exc:  # noqa: BLE001 - the journal logged it; the call goes on
             logger.error("draft communication not written: %s", exc)
         return call.snapshot()
+
+    async def _owner_of(self, e164: str) -> tuple[int | None, str]:
+        """The one contact owning a dialled number, to link the call to (none when 0 or
+        several own it, or the look-up is slow or failing: the call never waits for it)."""
+        try:
+            matches = await asyncio.wait_for(self.records.lookup(e164), self.lookup_budget)
+        except Exception as exc:  # noqa: BLE001 - TimeoutError or the database away
+            logger.warning("look-up of the dialled number failed (%s): not linked", exc)
+            return None, ""
+        if len(matches) == 1:
+            return matches[0].id, matches[0].name
+        return None, ""
 
     async def _outbound_ring_agent(self, call: Call, device: str, name: str) -> None:
         leg = self._register(call, Leg(f"{call.id}-a1u{call.agent_id}", Role.AGENT,

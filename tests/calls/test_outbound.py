@@ -45,6 +45,25 @@ async def test_click_to_call_by_number_customer_hangs_up(env, api):
     assert comm.contact_id is None
 
 
+async def test_click_to_call_by_number_links_the_one_contact_who_owns_it(env, api):
+    agent = await env.add_agent("anna", "1001")
+    contact = await env.add_contact("Nikos", "99 765433", "+35799765433")
+    shared = [await env.add_contact(n, "99 765434", "+35799765434") for n in ("A", "B")]
+    status, body = await api.post("/api/v1/calls", agent, {"number": "99765433"})
+    assert status == 201, body
+    call = await env.wait_call(body["call_id"], "connected", timeout=5)
+    await env.sim.hangup(call.customer.id)
+    comm = await env.completed(body["call_id"])
+    assert comm.contact_id == contact and comm.direction == "outgoing"
+    await env.wait_agent(agent, AgentState.READY)
+    status, body = await api.post("/api/v1/calls", agent, {"number": "+35799765434"})
+    assert status == 201, body
+    call = await env.wait_call(body["call_id"], "connected", timeout=5)
+    await env.sim.hangup(call.customer.id)
+    comm = await env.completed(body["call_id"])
+    assert comm.contact_id is None and len(shared) == 2   # two own it: nobody is guessed
+
+
 async def test_bad_number_is_refused_before_anything_rings(env, api):
     agent = await env.add_agent("anna", "1001")
     for body in ({"number": "not a number"}, {"number": "123"}, {},
