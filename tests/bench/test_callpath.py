@@ -257,3 +257,14 @@ async def test_agents_are_reused_and_start_logged_out(tiny_sqlite):
     async with tiny_sqlite.sessions() as session:
         left = await session.scalar(text("SELECT count(*) FROM agent_status"))
     assert left == 0  # the killed run's ready agent no longer takes calls
+
+
+@pytest.mark.slow
+async def test_floor_alone_runs_the_storm_load_without_callcontrol(tiny_sqlite, monkeypatch):
+    monkeypatch.setenv("CALLCONTROL_BENCH_RATES", "3")
+    monkeypatch.setenv("CALLCONTROL_BENCH_DURATION", "1")
+    storm.FLOOR_MEASURED.clear()
+    rows = await floor.run(tiny_sqlite, mode="smoke")
+    assert [(r.pipeline, r.rate) for r in rows] == [("floor", 3.0)]
+    assert rows[0].placed == 3 and rows[0].popped == 3 and rows[0].cpu_ms_per_call > 0
+    assert "same run" not in rows[0].note
