@@ -71,8 +71,8 @@ async def run(ds: Dataset, *, queries: int) -> list[Row]:
         Row.timed(ds.backend, "screen-pop look-up", samples,
                   target=f"p99 < {TARGET_P99_MS:g} ms", limit=("p99", TARGET_P99_MS),
                   note=f"{found} of {len(numbers)} numbers matched a contact; the contact "
-                  "row and the pop summary (open requests, balances, flash notes) are two "
-                  "queries after the index probe"),
+                  "rows and the pop summary (open requests, balances, flash notes) come in "
+                  "one statement"),
         Row.timed(ds.backend, "FastAGI caller query", agi,
                   target=f"p99 < {TARGET_P99_MS:g} ms", limit=("p99", TARGET_P99_MS),
                   note="callcontrol.agi.crm.find_callers: one prepared statement with the "
