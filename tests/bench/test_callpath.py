@@ -150,10 +150,13 @@ async def test_storm_and_floor_run_at_a_tiny_scale(tiny_sqlite):
         data = row.__dict__
         assert set(data) >= STORM_KEYS
         assert row.placed == 4 and row.popped + row.failures >= row.placed
-        assert row.popped > 0 and row.p50_ms > 0 and row.cpu_ms_per_call > 0
+        # CPU is read in clock ticks (10 ms): four floor calls (~1 ms each) may read as 0
+        assert row.popped > 0 and row.p50_ms > 0 and row.cpu_ms_per_call >= 0
         assert row.peak_rss_mb > 10 and row.agents == storm.agents_for(4.0)
     cc = rows[1]
-    assert cc.cpu_ratio is not None and "vs the floor" in cc.note
+    assert cc.cpu_ms_per_call > 0 and cc.latency_ratio_p99 is not None
+    if rows[0].cpu_ms_per_call > 0:  # a ratio needs a floor CPU the clock ticks could see
+        assert cc.cpu_ratio is not None and "vs the floor" in cc.note
     # the floor benchmark reports what the storm measured in the same run
     storm.FLOOR_MEASURED[("smoke", "sqlite")] = [rows[0]]
     try:
@@ -266,5 +269,6 @@ async def test_floor_alone_runs_the_storm_load_without_callcontrol(tiny_sqlite, 
     storm.FLOOR_MEASURED.clear()
     rows = await floor.run(tiny_sqlite, mode="smoke")
     assert [(r.pipeline, r.rate) for r in rows] == [("floor", 3.0)]
-    assert rows[0].placed == 3 and rows[0].popped == 3 and rows[0].cpu_ms_per_call > 0
+    # CPU is read in clock ticks (10 ms): three floor calls (~1 ms each) may read as 0
+    assert rows[0].placed == 3 and rows[0].popped == 3 and rows[0].cpu_ms_per_call >= 0
     assert "same run" not in rows[0].note
