@@ -15,7 +15,8 @@ from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from tqdm import tqdm
 
-from callcontrol.crm.models import Base, Contact, RewardScheme, fold
+from callcontrol.crm.models import Base, Contact, RewardScheme
+from callcontrol.crm.models.contacts import search_name_of
 from callcontrol.crm.seed_data import (
     COMPANY_TRADES,
     COMPANY_WORDS,
@@ -95,14 +96,13 @@ def _contact(b: _Batch, loc: Locale, now: datetime) -> int:
     if company:
         company_name = (f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_TRADES)} "
                         f"{loc.company_suffix}")
-        name = company_name
     else:
         first, last = rng.choice(loc.first_names), rng.choice(loc.last_names)
-        name = f"{first} {last}"
-    cid = b.ids.next["contacts"]
+    cid, kind = b.ids.next["contacts"], "company" if company else "person"
     return b.add(
-        "contacts", code=f"C-{cid:07d}", kind="company" if company else "person",
-        first_name=first, last_name=last, company_name=company_name, search_name=fold(name),
+        "contacts", code=f"C-{cid:07d}", kind=kind,
+        first_name=first, last_name=last, company_name=company_name,
+        search_name=search_name_of(kind, first, None, last, company_name),
         language=loc.language, vip=rng.random() < 0.02, notes=None, title=None,
         middle_name=None, created_at=now, updated_at=now,
     )

@@ -60,3 +60,18 @@ def test_migration_refolds_names_stored_before(db_url: str) -> None:
     assert asyncio.run(insert_and_read(False)) == stale
     upgrade(db_url)
     assert asyncio.run(insert_and_read(True)) == "lukasz kowalski"
+
+
+async def test_search_name_is_the_same_whoever_writes_it(db) -> None:
+    """The ORM, the seeder and migration 0003fd share ``search_name_of``."""
+    from callcontrol.crm.models.contacts import search_name_of
+
+    async with db.sessions() as session, session.begin():
+        session.add(Contact(kind="company", company_name="Άλφα Łódź Ltd"))
+        session.add(Contact(kind="person", first_name="Maria", last_name="Georgiou",
+                            company_name="Acme"))
+    async with db.sessions() as session:
+        names = (await session.scalars(select(Contact.search_name).order_by(Contact.id))).all()
+    assert names == ["αλφα lodz ltd", "maria georgiou acme"]
+    assert search_name_of("company", None, None, None, "Άλφα Łódź Ltd") == names[0]
+    assert search_name_of("person", "Maria", None, "Georgiou", "Acme") == names[1]

@@ -50,6 +50,23 @@ def fold(text: str | None) -> str:
         _BASE_LETTERS)
 
 
+def display_name_of(kind: str | None, first: str | None, middle: str | None,
+                    last: str | None, company: str | None) -> str:
+    """A contact's name as people read it: the company's, or the person's name parts."""
+    if kind == "company":
+        return company or ""
+    return " ".join(p for p in (first, middle, last) if p)
+
+
+def search_name_of(kind: str | None, first: str | None, middle: str | None,
+                   last: str | None, company: str | None) -> str:
+    """What 'Like' name searches compare (``contacts.search_name``): the folded display
+    name, plus a person's company when they have one."""
+    display = display_name_of(kind, first, middle, last, company)
+    extra = company if company and company != display else None
+    return fold(" ".join(p for p in (display, extra) if p))[:400]
+
+
 class ImmutableFieldError(ValueError):
     """A contact's kind or code may not change after creation."""
 
@@ -83,10 +100,8 @@ class Contact(Timestamps, Base):
 
     @property
     def display_name(self) -> str:
-        if self.kind == "company":
-            return self.company_name or ""
-        parts = (self.first_name, self.middle_name, self.last_name)
-        return " ".join(p for p in parts if p)
+        return display_name_of(self.kind, self.first_name, self.middle_name, self.last_name,
+                               self.company_name)
 
     @validates("kind", "code")
     def _immutable(self, key: str, value: str) -> str:
@@ -99,9 +114,8 @@ class Contact(Timestamps, Base):
 
 
 def _refresh_search_name(_mapper: object, _conn: object, target: Contact) -> None:
-    target.search_name = fold(
-        " ".join(p for p in (target.display_name, target.company_name) if p)
-    )[:400]
+    target.search_name = search_name_of(target.kind, target.first_name, target.middle_name,
+                                        target.last_name, target.company_name)
 
 
 event.listen(Contact, "before_insert", _refresh_search_name)

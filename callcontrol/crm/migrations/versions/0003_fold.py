@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from callcontrol.crm.models.contacts import FOLD_SPECIAL, fold
+from callcontrol.crm.models.contacts import FOLD_SPECIAL, search_name_of
 
 revision = "0003fd"
 down_revision = ("0002ag", "0002cc")
@@ -22,15 +22,6 @@ branch_labels = None
 depends_on = None
 
 NAME_COLUMNS = ("first_name", "middle_name", "last_name", "company_name")
-
-
-def _search_name(kind: str, first: str | None, middle: str | None, last: str | None,
-                 company: str | None) -> str:
-    if kind == "company":
-        display = company or ""
-    else:
-        display = " ".join(p for p in (first, middle, last) if p)
-    return fold(" ".join(p for p in (display, company) if p))[:400]
 
 
 CONTACTS = sa.table("contacts", sa.column("id"), sa.column("kind"), sa.column("search_name"),
@@ -44,7 +35,7 @@ def upgrade() -> None:
     rows = conn.execute(sa.select(c.id, c.kind, *(c[col] for col in NAME_COLUMNS))
                         .where(special)).all()
     for row in rows:
-        conn.execute(CONTACTS.update().where(c.id == row.id).values(search_name=_search_name(
+        conn.execute(CONTACTS.update().where(c.id == row.id).values(search_name=search_name_of(
             row.kind, row.first_name, row.middle_name, row.last_name, row.company_name)))
 
 
