@@ -37,6 +37,7 @@ __all__ = ["AgentService", "AgentStatus"]
 logger = logging.getLogger(__name__)
 S = AgentState
 SWEEP_SECONDS = 5.0
+GAUGE_RECOUNT_SECONDS = 1.0  # the agents-by-state recount, at most this often
 Plan = tuple[AgentState, str | None] | None
 Planner = Callable[[AgentStatusRow], Plan]
 
@@ -78,6 +79,8 @@ class AgentService:
         self._timers: dict[int, asyncio.Task[None]] = {}
         self._gauge_task: asyncio.Task[None] | None = None
         self._gauge_dirty = False
+        self._gauge_changes = 0          # local transitions applied to the gauge so far
+        self._gauge_counted_at = -GAUGE_RECOUNT_SECONDS
         self._sweep_seconds = sweep_seconds
         self._sweeper: asyncio.Task[None] | None = None
         self._deadlines: dict[int, datetime | None] = {}
@@ -218,7 +221,7 @@ class AgentService:
                 await store.retrying(attempt, exc)
         else:  # pragma: no cover - retrying() raises on the last attempt
             return None
-        await self._after(status)
+        await self._after(status, S.READY)
         return status
 
     async def reserve_for_outbound(self, user_id: int) -> AgentStatus:
@@ -291,14 +294,17 @@ class AgentService:
                 continue
             if result is None:
                 continue  # someone changed the row meanwhile: plan again on the new state
-            status, changed = result
-            if changed:
-                await self._after(status)
+            status, old = result
+            if old is not None:
+                await self._after(status, old)
             return status
         raise StateConflict("agent state changed concurrently; try again")
 
     async def _try_change(self, user_id: int, plan: Planner, cause: Cause,
-                          fields: dict[str, Any] | None) -> tuple[AgentStatus, bool] | None:
+                          fields: dict[str, Any] | None,
+                          ) -> tuple[AgentStatus, AgentState | None] | None:
+        """The new status and the state it left (None: nothing changed); None on a lost
+        compare-and-set."""
         async with store.transaction(self._sessions) as session:
             now = utcnow()
             found = await store.load(session, user_id, create=True, now=now)
@@ -308,7 +314,7 @@ class AgentService:
             assert row is not None
             planned = plan(row)
             if planned is None:
-                return store.status_of(user, row), False
+                return store.status_of(user, row), None
             new, reason = planned
             try:
                 change = transition(AgentState(row.state), new, cause, reason)
@@ -318,9 +324,10 @@ class AgentService:
             if not await store.compare_and_set(session, row, values):
                 return None
             store.record(session, user_id, new, change.reason, now)
+            old = AgentState(row.state)
             for key, value in values.items():
                 setattr(row, key, value)
-            return store.status_of(user, row), True
+            return store.status_of(user, row), old
 
     def _values(self, row: AgentStatusRow, new: AgentState, reason: str | None,
                 now: datetime) -> dict[str, Any]:
@@ -342,7 +349,7 @@ class AgentService:
             values["extension"] = None
         return values
 
-    async def _after(self, status: AgentStatus) -> None:
+    async def _after(self, status: AgentStatus, old: AgentState) -> None:
         logger.info("agent %s (%s) is %s%s", status.user_id, status.username,
                     status.state.value, f" ({status.reason})" if status.reason else "")
         if status.state is S.WRAP_UP:  # the deadline _values() persisted
@@ -351,6 +358,13 @@ class AgentService:
         else:
             self._disarm(status.user_id)
         await self._publish(status)
+        if self._gauge is not None and old is not status.state:
+            # exact for this process's own changes at once; the recount behind it (at most
+            # once per GAUGE_RECOUNT_SECONDS) brings in other processes' changes
+            if self._gauge.value(state=old.value) > 0:  # not yet counted: the recount fixes it
+                self._gauge.dec(state=old.value)
+            self._gauge.inc(state=status.state.value)
+            self._gauge_changes += 1
         self._refresh_gauge()
 
     async def _publish(self, status: AgentStatus) -> None:
@@ -398,15 +412,28 @@ class AgentService:
             self._gauge_task = asyncio.create_task(self._gauge_loop(), name="agents-gauge")
 
     async def _gauge_loop(self) -> None:
-        # One count query however many changes arrived meanwhile (not on the call path).
+        # One count query however many changes arrived meanwhile, and at most one per
+        # GAUGE_RECOUNT_SECONDS: under load every call moves its agent four times, and a
+        # count per change would be a transaction per change on the call path's database.
+        loop = asyncio.get_running_loop()
         while self._gauge_dirty:
+            interval = min(GAUGE_RECOUNT_SECONDS, self._sweep_seconds)
+            wait = self._gauge_counted_at + interval - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
             self._gauge_dirty = False
+            changes = self._gauge_changes
+            self._gauge_counted_at = loop.time()
             try:
                 async with store.transaction(self._sessions) as session:
                     counts = await store.counts(session)
             except Exception:
                 logger.exception("could not count agents by state")
                 return
+            if changes != self._gauge_changes:
+                # a local change landed while counting: the count may predate it
+                self._gauge_dirty = True
+                continue
             for state in AgentState:
                 assert self._gauge is not None
                 self._gauge.set(counts.get(state.value, 0), state=state.value)
