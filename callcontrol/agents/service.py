@@ -190,6 +190,7 @@ class AgentService:
                     user, row = found
                     assert row is not None
                     if await store.compare_and_set(session, row, {"pop_preference": preference}):
+                        session.expunge(row)  # written already: no second UPDATE at commit
                         row.pop_preference = preference
                         status = store.status_of(user, row)
                         break
@@ -212,7 +213,7 @@ class AgentService:
                     user_id = await store.reserve_one(session, exclude, now)
                     if user_id is None:
                         return None
-                    store.record(session, user_id, S.RINGING, None, now)
+                    await store.record(session, user_id, S.RINGING, None, now)
                     found = await store.load(session, user_id)
                     assert found is not None
                     status = store.status_of(*found)
@@ -323,8 +324,11 @@ class AgentService:
             values = self._values(row, new, change.reason, now) | (fields or {})
             if not await store.compare_and_set(session, row, values):
                 return None
-            store.record(session, user_id, new, change.reason, now)
+            await store.record(session, user_id, new, change.reason, now)
             old = AgentState(row.state)
+            # the row was written by the compare-and-set; detached, the copy below is not
+            # flushed again as a second UPDATE at commit
+            session.expunge(row)
             for key, value in values.items():
                 setattr(row, key, value)
             return store.status_of(user, row), old
