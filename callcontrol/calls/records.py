@@ -36,18 +36,94 @@ Operation = Callable[[AsyncSession], Awaitable[Any]]
 _COMMS = Communication.__table__
 
 
+BATCH_MAX = 64
+
+
 class Records:
-    """Database access for call control (one short transaction per operation)."""
+    """Database access for call control.
+
+    The journals' writes are group-committed: the writes that all calls submit while one
+    transaction is open go together into the next one, so under load a handful of commits
+    carries hundreds of writes, and alone a write goes straight out. A shared transaction
+    that fails on a statement error is re-run one write per transaction, so a bad write
+    fails only itself.
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
-                 retry_initial: float = 0.05, retry_max: float = 2.0) -> None:
+                 retry_initial: float = 0.05, retry_max: float = 2.0,
+                 batch_max: int = BATCH_MAX) -> None:
         self.sessions = sessions
         self.retry_initial = retry_initial
         self.retry_max = retry_max
+        self.batch_max = batch_max
+        self._queue: deque[tuple[Operation, asyncio.Future[Any]]] = deque()
+        self._writer: asyncio.Task[None] | None = None
+        self.batches = 0   # transactions the writer committed (with more than one write)
 
     async def run(self, op: Operation) -> Any:
+        """Run ``op`` in a transaction, shared with the writes submitted meanwhile."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((op, future))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write(), name="call-records-writer")
+        return await future
+
+    async def run_alone(self, op: Operation) -> Any:
         async with self.sessions() as session, session.begin():
             return await op(session)
+
+    async def _write(self) -> None:
+        try:
+            while self._queue:
+                batch: list[tuple[Operation, asyncio.Future[Any]]] = []
+                while self._queue and len(batch) < self.batch_max:
+                    op, future = self._queue.popleft()
+                    if not future.done():        # its journal gave up waiting
+                        batch.append((op, future))
+                if len(batch) == 1:
+                    await self._alone(*batch[0])
+                elif batch:
+                    await self._together(batch)
+        finally:
+            for _op, future in self._queue:      # cancelled (shutdown): nobody is left behind
+                if not future.done():
+                    future.cancel()
+
+    async def _alone(self, op: Operation, future: asyncio.Future[Any]) -> None:
+        try:
+            result = await self.run_alone(op)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 - handed to the op's journal
+            if not future.done():
+                future.set_exception(exc)
+        else:
+            if not future.done():
+                future.set_result(result)
+
+    async def _together(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:
+        try:
+            async with self.sessions() as session, session.begin():
+                results = [await op(session) for op, _ in batch]
+        except asyncio.CancelledError:
+            for _op, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 - sorted out below
+            if transient(exc):    # the database is away: every write waits for it
+                for _op, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                return
+            for op, future in batch:  # one of them is bad: each on its own
+                await self._alone(op, future)
+            return
+        self.batches += 1
+        for (_op, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
 
     async def lookup(self, e164: str) -> list[ContactMatch]:
         async with self.sessions() as session:

@@ -99,3 +99,40 @@ async def test_a_write_that_can_never_succeed_does_not_block_the_call(db):
     assert await journal.flush(5) and journal.idle
     assert bad.exception() is not None and journal.failures == 3
     assert later.result()          # the writes after it still happened
+
+
+async def test_calls_writing_at_once_share_transactions(db):
+    """Group commit: forty calls' drafts and answers land in far fewer transactions than
+    writes, each call's writes still in order."""
+    records = Records(db.sessions)
+    now = datetime.now(UTC)
+    journals = [Journal(records, f"app:g{i}") for i in range(40)]
+    drafts = [j.submit(draft_op(j.call_id, {"direction": "incoming", "started_at": now}))
+              for j in journals]
+    for j in journals:
+        j.submit(update_op(j.call_id, {"answered_at": now, "state": "completed"}))
+    for j in journals:
+        assert await j.flush(10)
+    ids = [d.result() for d in drafts]
+    assert len(set(ids)) == 40 and journals[0].failures == 0
+    assert 1 <= records.batches < 40          # 80 writes, a handful of transactions
+    async with db.sessions() as session:
+        states = (await session.execute(
+            select(Communication.state, func.count()).where(
+                Communication.call_id.startswith("app:g")).group_by(Communication.state)
+        )).all()
+    assert states == [("completed", 40)]
+
+
+async def test_a_bad_write_in_a_shared_transaction_fails_only_itself(db):
+    records = Records(db.sessions, retry_initial=0.01, retry_max=0.02)
+    now = datetime.now(UTC)
+    good, bad = Journal(records, "app:ok"), Journal(records, "app:bad")
+    bad_draft = bad.submit(draft_op("app:bad", {"direction": "incoming", "started_at": now,
+                                                "contact_id": 987654}))  # no such contact
+    good_draft = good.submit(draft_op("app:ok", {"direction": "incoming", "started_at": now}))
+    assert await good.flush(5) and await bad.flush(5)
+    assert good_draft.result() and good.failures == 0
+    assert bad_draft.exception() is not None and bad.failures == 3
+    assert (await records.communication("app:ok")) is not None
+    assert (await records.communication("app:bad")) is None
