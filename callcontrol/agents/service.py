@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcontrol.agents import store
 from callcontrol.agents.errors import ExtensionInUse, NoExtension, NoSuchAgent, StateConflict
-from callcontrol.agents.models import POP_PREFERENCES, AgentStatusRow
+from callcontrol.agents.models import POP_PREFERENCES
 from callcontrol.agents.states import AgentState, Cause, TransitionRefused, transition
 from callcontrol.agents.store import AgentStatus
 from callcontrol.crm.models import utcnow
@@ -39,7 +39,7 @@ S = AgentState
 SWEEP_SECONDS = 5.0
 GAUGE_RECOUNT_SECONDS = 1.0  # the agents-by-state recount, at most this often
 Plan = tuple[AgentState, str | None] | None
-Planner = Callable[[AgentStatusRow], Plan]
+Planner = Callable[[store.AgentRow], Plan]
 
 
 EXTENSION = re.compile(r"[A-Za-z0-9_-]{1,16}")
@@ -170,7 +170,7 @@ class AgentService:
         if reason is not None and len(reason) > 100:
             raise ValidationFailed("reason: at most 100 characters")
 
-        def plan(row: AgentStatusRow) -> Plan:
+        def plan(row: store.AgentRow) -> Plan:
             if row.state == state.value and state is not S.NOT_READY:
                 return None
             if row.state == S.LOGGED_OUT.value and cause is Cause.AGENT:
@@ -190,7 +190,6 @@ class AgentService:
                     user, row = found
                     assert row is not None
                     if await store.compare_and_set(session, row, {"pop_preference": preference}):
-                        session.expunge(row)  # written already: no second UPDATE at commit
                         row.pop_preference = preference
                         status = store.status_of(user, row)
                         break
@@ -227,7 +226,7 @@ class AgentService:
 
     async def reserve_for_outbound(self, user_id: int) -> AgentStatus:
         """The agent's own click-to-call: their device rings first. Refused while on a call."""
-        def plan(row: AgentStatusRow) -> Plan:
+        def plan(row: store.AgentRow) -> Plan:
             resume.clear()
             if row.state in (S.RINGING.value, S.ON_CALL.value):
                 raise StateConflict("you are already on a call")
@@ -250,7 +249,7 @@ class AgentService:
     async def ring_cancelled(self, user_id: int) -> AgentStatus:
         """Ringing stopped through no fault of the agent: back to ready, keeping their place
         (or back to "not ready" if their own click-to-call started from there)."""
-        def plan(row: AgentStatusRow) -> Plan:
+        def plan(row: store.AgentRow) -> Plan:
             if row.state != S.RINGING.value:
                 return None
             if row.resume_state == S.NOT_READY.value:
@@ -260,7 +259,7 @@ class AgentService:
 
     async def call_ended(self, user_id: int) -> AgentStatus:
         """on call -> wrap-up (ready after ``wrapup_seconds``); ringing -> ready."""
-        def plan(row: AgentStatusRow) -> Plan:
+        def plan(row: store.AgentRow) -> Plan:
             if row.state == S.RINGING.value:
                 return S.READY, None
             return (S.WRAP_UP, None) if row.state == S.ON_CALL.value else None
@@ -326,14 +325,11 @@ class AgentService:
                 return None
             await store.record(session, user_id, new, change.reason, now)
             old = AgentState(row.state)
-            # the row was written by the compare-and-set; detached, the copy below is not
-            # flushed again as a second UPDATE at commit
-            session.expunge(row)
             for key, value in values.items():
                 setattr(row, key, value)
             return store.status_of(user, row), old
 
-    def _values(self, row: AgentStatusRow, new: AgentState, reason: str | None,
+    def _values(self, row: store.AgentRow, new: AgentState, reason: str | None,
                 now: datetime) -> dict[str, Any]:
         old = AgentState(row.state)
         idle: datetime | None
@@ -395,7 +391,7 @@ class AgentService:
         self._timers.pop(user_id, None)
         self._deadlines.pop(user_id, None)
 
-        def still_due(row: AgentStatusRow) -> Plan:
+        def still_due(row: store.AgentRow) -> Plan:
             # Another process, or the agent, may have ended the wrap-up already.
             due = row.wrapup_until
             if row.state == S.WRAP_UP.value and (due is None or due <= utcnow()):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -50,7 +50,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def status_of(user: User, row: AgentStatusRow | None) -> AgentStatus:
+def status_of(user: User | UserRow, row: AgentStatusRow | AgentRow | None) -> AgentStatus:
     if row is None:
         return AgentStatus(user.id, user.username, user.extension, user.device,
                            AgentState.LOGGED_OUT, None, None, None)
@@ -79,23 +79,65 @@ async def retrying(attempt: int, exc: Exception) -> None:
 RETRYABLE = (OperationalError, IntegrityError)
 
 
+@dataclass(slots=True)
+class UserRow:
+    """The user columns an agent's status needs (read as a plain row, no ORM entity)."""
+    id: int
+    username: str
+    extension: str | None
+    device: str | None
+
+
+@dataclass(slots=True)
+class AgentRow:
+    """An ``agent_status`` row as read for a change: a plain copy, compared-and-set by
+    ``version``. The call path reads one per agent transition, four per call, where ORM
+    entities cost more CPU than the statement."""
+    user_id: int
+    state: str
+    reason: str | None
+    extension: str | None
+    device: str | None
+    since: datetime | None
+    idle_since: datetime | None
+    wrapup_until: datetime | None
+    pop_preference: str
+    resume_state: str | None
+    resume_reason: str | None
+    version: int
+
+
+_USERS = User.__table__
+_ROW_FIELDS = tuple(AgentRow.__dataclass_fields__)
+_LOAD = (
+    select(_USERS.c.id, _USERS.c.username, _USERS.c.extension, _USERS.c.device,
+           *[_TABLE.c[name].label(f"a_{name}") for name in _ROW_FIELDS])
+    .select_from(_USERS.outerjoin(_TABLE, _TABLE.c.user_id == _USERS.c.id))
+    .where(_USERS.c.id == bindparam("user_id"))
+)
+
+
 async def load(session: AsyncSession, user_id: int, *, create: bool = False,
-               now: datetime | None = None) -> tuple[User, AgentStatusRow | None] | None:
-    found = (await session.execute(
-        select(User, T).outerjoin(T, T.user_id == User.id).where(User.id == user_id)
-    )).first()
+               now: datetime | None = None) -> tuple[UserRow, AgentRow | None] | None:
+    connection = await session.connection()
+    found = (await connection.execute(_LOAD, {"user_id": user_id})).first()
     if found is None:
         return None
-    user, row = found
-    if row is None and create:
-        row = T(user_id=user.id, state=AgentState.LOGGED_OUT.value, since=now,
-                pop_preference="ring", version=0)
-        session.add(row)
-        await session.flush()
+    user = UserRow(*found[:4])
+    row: AgentRow | None = None
+    if found[4] is not None:
+        row = AgentRow(*found[4:])
+    elif create:
+        row = AgentRow(user_id=user.id, state=AgentState.LOGGED_OUT.value, reason=None,
+                       extension=None, device=None, since=now, idle_since=None,
+                       wrapup_until=None, pop_preference="ring", resume_state=None,
+                       resume_reason=None, version=0)
+        await connection.execute(insert(_TABLE).values(
+            {name: getattr(row, name) for name in _ROW_FIELDS}))
     return user, row
 
 
-async def compare_and_set(session: AsyncSession, row: AgentStatusRow,
+async def compare_and_set(session: AsyncSession, row: AgentRow,
                           values: dict[str, Any]) -> bool:
     """Apply ``values`` only if nobody changed the row since it was read.
 
@@ -156,7 +198,8 @@ async def extension_holder(session: AsyncSession, extension: str) -> int | None:
         T.extension == extension, T.state != AgentState.LOGGED_OUT.value))
 
 
-async def by_extension(session: AsyncSession, extension: str) -> tuple[User, T | None] | None:
+async def by_extension(session: AsyncSession,
+                       extension: str) -> tuple[UserRow, AgentRow | None] | None:
     """The logged-in agent on ``extension``, else the user whose own extension it is."""
     holder = await extension_holder(session, extension)
     if holder is None:
