@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from callcontrol.crm.models import ApiToken
 from callcontrol.crm.users import (
+    TOKEN_USE_RESOLUTION,
     UserError,
     authenticate,
     create_api_token,
@@ -41,3 +42,25 @@ async def test_api_token_finds_its_user_and_only_hash_is_stored(db) -> None:
         assert await user_for_token(s, token + "x") is None
         stored = (await s.scalars(select(ApiToken.token_hash))).all()
         assert token not in stored and len(stored[0]) == 64
+        first_use = (await s.scalars(select(ApiToken.last_used_at))).one()
+        assert first_use is not None
+
+
+async def test_token_use_is_written_once_a_minute_not_per_request(db) -> None:
+    async with db.sessions.begin() as s:
+        user = await create_user(s, "dave", "long enough", "agent")
+        token = await create_api_token(s, user)
+    async with db.sessions.begin() as s:
+        assert await user_for_token(s, token) is not None
+    async with db.sessions() as s:
+        first = (await s.scalars(select(ApiToken.last_used_at))).one()
+    async with db.sessions.begin() as s:
+        assert await user_for_token(s, token) is not None
+        assert not s.dirty                          # nothing to write: used seconds ago
+    async with db.sessions.begin() as s:            # a minute later it moves on
+        (row,) = (await s.scalars(select(ApiToken))).all()
+        row.last_used_at = first - TOKEN_USE_RESOLUTION
+    async with db.sessions.begin() as s:
+        assert await user_for_token(s, token) is not None
+    async with db.sessions() as s:
+        assert (await s.scalars(select(ApiToken.last_used_at))).one() > first
