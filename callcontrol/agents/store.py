@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcontrol.agents.models import AgentStatusRow
@@ -68,15 +68,18 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
 
 
 async def retrying(attempt: int, exc: Exception) -> None:
-    """SQLite reports a busy database and concurrent first inserts collide; both are retried."""
+    """SQLite reports a busy database and concurrent first inserts collide; a connection
+    the server dropped is replaced by the pool. All three are retried."""
     if attempt + 1 >= ATTEMPTS:
         raise exc
-    if isinstance(exc, OperationalError) and "locked" not in str(exc):
+    dropped = isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if not dropped and not isinstance(exc, IntegrityError) and not (
+            isinstance(exc, OperationalError) and "locked" in str(exc)):
         raise exc
     await asyncio.sleep(0.005 * (attempt + 1))
 
 
-RETRYABLE = (OperationalError, IntegrityError)
+RETRYABLE = (DBAPIError,)
 
 
 @dataclass(slots=True)
@@ -137,6 +140,13 @@ async def load(session: AsyncSession, user_id: int, *, create: bool = False,
     return user, row
 
 
+# Built once: a statement object's cache key is computed once, the SET columns come from
+# the parameters (the call path runs these four times per call)
+_CAS = update(_TABLE).where(_TABLE.c.user_id == bindparam("b_user_id"),
+                            _TABLE.c.version == bindparam("b_version"))
+_RECORD = insert(_HISTORY)
+
+
 async def compare_and_set(session: AsyncSession, row: AgentRow,
                           values: dict[str, Any]) -> bool:
     """Apply ``values`` only if nobody changed the row since it was read.
@@ -144,10 +154,9 @@ async def compare_and_set(session: AsyncSession, row: AgentRow,
     Run as a Core statement on the session's connection: the ORM's bulk-update path costs
     more CPU than the statement itself, on every call's four agent transitions."""
     connection = await session.connection()
-    result = await connection.execute(
-        update(_TABLE).where(_TABLE.c.user_id == row.user_id, _TABLE.c.version == row.version)
-        .values(**values, version=row.version + 1)
-    )
+    result = await connection.execute(_CAS, {
+        **values, "version": row.version + 1, "b_user_id": row.user_id,
+        "b_version": row.version})
     return getattr(result, "rowcount", 0) == 1
 
 
@@ -155,8 +164,8 @@ async def record(session: AsyncSession, user_id: int, state: AgentState, reason:
                  at: datetime) -> None:
     """The history row of a transition (a Core INSERT in the same transaction)."""
     connection = await session.connection()
-    await connection.execute(insert(_HISTORY).values(
-        user_id=user_id, state=state.value, reason=reason, at=at))
+    await connection.execute(_RECORD, {"user_id": user_id, "state": state.value,
+                                       "reason": reason, "at": at})
 
 
 async def reserve_one(session: AsyncSession, exclude: Iterable[int], now: datetime) -> int | None:

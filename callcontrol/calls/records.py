@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -164,31 +164,37 @@ async def _by_call_id(session: AsyncSession, call_id: str) -> Communication | No
     )).scalar_one_or_none()
 
 
+# Built once (their cache keys computed once); the values come as parameters
+_FIND_DRAFT = (select(_COMMS.c.id).where(_COMMS.c.call_id == bindparam("b_call_id"))
+               .order_by(_COMMS.c.id).limit(1))
+_INSERT_COMM = insert(_COMMS)
+_UPDATE_COMM = update(_COMMS).where(_COMMS.c.call_id == bindparam("b_call_id"))
+
+
 def draft_op(call_id: str, fields: dict[str, Any]) -> Operation:
     """Create the draft communication unless one exists for this call id; return its id."""
+    values = {**fields, "call_id": call_id, "media": "phone", "state": "draft"}
+
     async def op(session: AsyncSession) -> int:
         # Core statements on the session's connection: one per call on the call path,
         # where the ORM's unit of work cost more CPU than the statements
         connection = await session.connection()
         existing = (await connection.execute(
-            select(_COMMS.c.id).where(_COMMS.c.call_id == call_id)
-            .order_by(_COMMS.c.id).limit(1))).scalar_one_or_none()
+            _FIND_DRAFT, {"b_call_id": call_id})).scalar_one_or_none()
         if existing is not None:
             return int(existing)
-        result = await connection.execute(insert(_COMMS).values(
-            call_id=call_id, media="phone", state="draft", **fields))
+        result = await connection.execute(_INSERT_COMM, values)
         return int(result.inserted_primary_key[0])
     return op
 
 
 def update_op(call_id: str, fields: dict[str, Any]) -> Operation:
     """Set fields of the call's communication: one UPDATE statement, safe to repeat."""
-    values = {**fields, "updated_at": utcnow()}
+    values = {**fields, "updated_at": utcnow(), "b_call_id": call_id}
 
     async def op(session: AsyncSession) -> int:
         connection = await session.connection()
-        result = await connection.execute(
-            update(_COMMS).where(_COMMS.c.call_id == call_id).values(**values))
+        result = await connection.execute(_UPDATE_COMM, values)
         count = int(getattr(result, "rowcount", 0) or 0)
         if count == 0:
             logger.error("no communication to update for call %s", call_id)
