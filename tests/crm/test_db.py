@@ -1,0 +1,59 @@
+"""Pooled PostgreSQL connections: checked before use without a ping per checkout."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from callcontrol.crm import db as crm_db
+
+pytestmark = pytest.mark.postgres
+
+
+async def _pid(sessions) -> int:  # noqa: ANN001
+    async with sessions() as session:
+        return int(await session.scalar(text("SELECT pg_backend_pid()")))
+
+
+async def test_a_connection_the_server_closed_is_replaced_before_anyone_uses_it(
+        postgres_database):
+    engine = crm_db.create_engine(postgres_database)
+    sessions = crm_db.session_factory(engine)
+    try:
+        killed = await _pid(sessions)
+        admin = await asyncpg.connect(postgres_database.replace("+asyncpg", ""))
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1)", killed)
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.2)                 # the loop sees the socket close
+        assert await _pid(sessions) != killed    # no error: a new connection
+    finally:
+        await engine.dispose()
+
+
+async def test_a_busy_connection_is_not_pinged_a_rested_one_is(postgres_database,
+                                                               monkeypatch):
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection as Adapted
+
+    engine = crm_db.create_engine(postgres_database)
+    sessions = crm_db.session_factory(engine)
+    pings: list[object] = []
+    real = Adapted.ping
+
+    def counted(self):  # noqa: ANN001, ANN202
+        pings.append(self)
+        return real(self)
+    monkeypatch.setattr(Adapted, "ping", counted)
+    try:
+        await _pid(sessions)
+        await _pid(sessions)
+        assert pings == []                       # used a moment ago: no round trips
+        monkeypatch.setattr(crm_db, "PING_AFTER_IDLE", 0.0)
+        await _pid(sessions)
+        assert len(pings) == 1                   # rested (here: any time at all): pinged
+    finally:
+        await engine.dispose()
