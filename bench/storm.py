@@ -575,12 +575,15 @@ async def run_callcontrol(ds: Dataset, sim: PbxSimulator, clock: PopClock,
         await sockets.connect_many([(ws_url, a.headers) for a in agents])
         await drive(sim, clock, child, rate=min(rates), duration=1.0, numbers=numbers)  # warm
         for rate in rates:
-            profiler = await start_profiler(child, f"callcontrol-{backend}-{rate:g}")
+            name = f"callcontrol-{backend}-{rate:g}"
+            profiler = await start_profiler(child, name)
             m = await drive(sim, clock, child, rate=rate, duration=duration, numbers=numbers)
             await stop_profiler(profiler)
             row = storm_row(backend, "callcontrol", m, count,
                             target=backend.startswith("postgresql"))
             rows.append(row)
+            if profiler is not None:
+                await asyncio.to_thread(print_profile, name, row.cpu_ms_per_call)
             if m.extra.get("channels_left"):
                 row.note = f"{m.extra['channels_left']} channels still up after the drain"
     finally:
@@ -603,13 +606,31 @@ async def start_profiler(child: Watched, name: str) -> asyncio.subprocess.Proces
     import shutil
 
     exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    folder = Path(PROFILE_DIR)
-    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-    safe = "".join(c if c.isalnum() or c in "-." else "_" for c in name)
+    path = _profile_path(name)
+    await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
     return await asyncio.create_subprocess_exec(
         exe, "record", "--pid", str(child.proc.pid), "--rate", "250", "--nonblocking", "--gil",
-        "--format", "raw", "--output", str(folder / f"{safe}.txt"),
+        "--format", "raw", "--output", str(path),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+
+
+def _profile_path(name: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-." else "_" for c in name)
+    return Path(PROFILE_DIR or ".") / f"{safe}.txt"
+
+
+def print_profile(name: str, cpu_ms_per_call: float | None) -> None:
+    """The profile just recorded, by part of the stack (``python -m bench.profile``)."""
+    from bench import profile
+
+    path = _profile_path(name)
+    try:
+        parts = profile.read(path.read_text(encoding="utf-8", errors="replace").splitlines())
+    except OSError as exc:
+        print(f"  profile {path}: {exc}")
+        return
+    print(f"  where callcontrol's CPU went ({path}):")
+    print("\n".join(profile.table(parts, cpu_ms_per_call=cpu_ms_per_call)))
 
 
 async def stop_profiler(proc: asyncio.subprocess.Process | None) -> None:
