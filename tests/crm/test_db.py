@@ -1,4 +1,5 @@
-"""Pooled PostgreSQL connections: checked before use without a ping per checkout."""
+"""Pooled connections: checked before use without a ping per checkout; look-ups without a
+transaction on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ from sqlalchemy import text
 
 from callcontrol.crm import db as crm_db
 
-pytestmark = pytest.mark.postgres
-
 
 async def _pid(sessions) -> int:  # noqa: ANN001
     async with sessions() as session:
         return int(await session.scalar(text("SELECT pg_backend_pid()")))
 
 
+@pytest.mark.postgres
 async def test_a_connection_the_server_closed_is_replaced_before_anyone_uses_it(
         postgres_database):
     engine = crm_db.create_engine(postgres_database)
@@ -35,6 +35,7 @@ async def test_a_connection_the_server_closed_is_replaced_before_anyone_uses_it(
         await engine.dispose()
 
 
+@pytest.mark.postgres
 async def test_a_busy_connection_is_not_pinged_a_rested_one_is(postgres_database,
                                                                monkeypatch):
     from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection as Adapted
@@ -57,3 +58,29 @@ async def test_a_busy_connection_is_not_pinged_a_rested_one_is(postgres_database
         assert len(pings) == 1                   # rested (here: any time at all): pinged
     finally:
         await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_look_up_sessions_run_their_statement_outside_a_transaction(postgres_database):
+    engine = crm_db.create_engine(postgres_database)
+    sessions = crm_db.session_factory(engine)
+    reads = crm_db.reading(sessions)
+
+    async def two_nows(factory) -> tuple[object, object]:  # noqa: ANN001
+        async with factory() as session:
+            first = await session.scalar(text("SELECT now()"))
+            await asyncio.sleep(0.01)
+            return first, await session.scalar(text("SELECT now()"))
+    try:
+        first, second = await two_nows(sessions)
+        assert first == second              # one transaction: now() stands still
+        first, second = await two_nows(reads)
+        assert first < second               # each statement on its own
+    finally:
+        await engine.dispose()
+
+
+def test_sqlite_look_ups_keep_the_ordinary_sessions(tmp_path):
+    engine = crm_db.create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    sessions = crm_db.session_factory(engine)
+    assert crm_db.reading(sessions) is sessions
