@@ -17,7 +17,9 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +31,7 @@ from callcontrol.agents.errors import ExtensionInUse, NoExtension, NoSuchAgent, 
 from callcontrol.agents.models import POP_PREFERENCES
 from callcontrol.agents.states import AgentState, Cause, TransitionRefused, transition
 from callcontrol.agents.store import AgentStatus
+from callcontrol.crm.db import reading
 from callcontrol.crm.models import utcnow
 from callcontrol.errors import ValidationFailed
 
@@ -38,6 +41,8 @@ logger = logging.getLogger(__name__)
 S = AgentState
 SWEEP_SECONDS = 5.0
 GAUGE_RECOUNT_SECONDS = 1.0  # the agents-by-state recount, at most this often
+ROW_CACHE_SECONDS = 30.0  # an agent's user columns are read again at least this often
+_STALE = object()  # planned on a remembered row that is no longer the database's
 Plan = tuple[AgentState, str | None] | None
 Planner = Callable[[store.AgentRow], Plan]
 
@@ -73,6 +78,7 @@ class AgentService:
                  metrics: Any = None, wrapup_seconds: float = 10.0,
                  sweep_seconds: float = SWEEP_SECONDS) -> None:
         self._sessions = sessions
+        self._changes = reading(sessions)  # PostgreSQL: AUTOCOMMIT (see _try_change)
         self._bus = bus
         self._gauge = metrics["callcontrol_agents"] if metrics is not None else None
         self.wrapup_seconds = wrapup_seconds
@@ -84,6 +90,7 @@ class AgentService:
         self._sweep_seconds = sweep_seconds
         self._sweeper: asyncio.Task[None] | None = None
         self._deadlines: dict[int, datetime | None] = {}
+        self._rows: dict[int, tuple[store.UserRow, store.AgentRow, float]] = {}
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -190,6 +197,7 @@ class AgentService:
                     user, row = found
                     assert row is not None
                     if await store.compare_and_set(session, row, {"pop_preference": preference}):
+                        self._forget(user_id)
                         row.pop_preference = preference
                         status = store.status_of(user, row)
                         break
@@ -207,15 +215,22 @@ class AgentService:
         exclude = tuple(exclude)
         for attempt in range(store.ATTEMPTS):
             try:
-                async with store.transaction(self._sessions) as session:
+                async with store.transaction(self._changes) as session:
                     now = utcnow()
-                    user_id = await store.reserve_one(session, exclude, now)
-                    if user_id is None:
-                        return None
-                    await store.record(session, user_id, S.RINGING, None, now)
-                    found = await store.load(session, user_id)
-                    assert found is not None
+                    if store.one_statement_changes(session):
+                        found = await store.reserve_and_record(session, exclude, now)
+                        if found is None:
+                            return None
+                    else:
+                        user_id = await store.reserve_one(session, exclude, now)
+                        if user_id is None:
+                            return None
+                        await store.record(session, user_id, S.RINGING, None, now)
+                        loaded = await store.load(session, user_id)
+                        assert loaded is not None and loaded[1] is not None
+                        found = (loaded[0], loaded[1])
                     status = store.status_of(*found)
+                self._remember(*found)  # committed: answered() starts from it
                 break
             except store.RETRYABLE as exc:
                 await store.retrying(attempt, exc)
@@ -305,29 +320,77 @@ class AgentService:
                           ) -> tuple[AgentStatus, AgentState | None] | None:
         """The new status and the state it left (None: nothing changed); None on a lost
         compare-and-set."""
-        async with store.transaction(self._sessions) as session:
+        # PostgreSQL: each statement on its own (a change is one statement there, and the
+        # compare-and-set, not a transaction, guards the row read before it); SQLite: one
+        # transaction for the change and its history row
+        async with store.transaction(self._changes) as session:
             now = utcnow()
-            found = await store.load(session, user_id, create=True, now=now)
-            if found is None:
-                raise NoSuchAgent(f"no user {user_id}")
-            user, row = found
-            assert row is not None
-            planned = plan(row)
-            if planned is None:
-                return store.status_of(user, row), None
-            new, reason = planned
-            try:
-                change = transition(AgentState(row.state), new, cause, reason)
-            except TransitionRefused as exc:
-                raise StateConflict(str(exc)) from None
-            values = self._values(row, new, change.reason, now) | (fields or {})
-            if not await store.compare_and_set(session, row, values):
-                return None
-            await store.record(session, user_id, new, change.reason, now)
-            old = AgentState(row.state)
-            for key, value in values.items():
-                setattr(row, key, value)
-            return store.status_of(user, row), old
+            changed: Any = _STALE
+            known = self._known(user_id)
+            if known is not None:
+                changed = await self._apply(session, *known, plan, cause, fields, now,
+                                            trusted=False)
+                if changed is _STALE:  # planned on what another process replaced: read it
+                    self._forget(user_id)
+            if changed is _STALE:
+                found = await store.load(session, user_id, create=True, now=now)
+                if found is None:
+                    raise NoSuchAgent(f"no user {user_id}")
+                user, row = found
+                assert row is not None
+                changed = await self._apply(session, user, row, plan, cause, fields, now,
+                                            trusted=True)
+        if changed is None:
+            return None
+        status, old, written = changed
+        if written is not None:  # committed: the next change may start from it
+            self._remember(*written)
+        return status, old
+
+    async def _apply(self, session: AsyncSession, user: store.UserRow, row: store.AgentRow,
+                     plan: Planner, cause: Cause, fields: dict[str, Any] | None,
+                     now: datetime, *, trusted: bool) -> Any:
+        """Plan on ``row`` and compare-and-set it: (status, old state or None, the written
+        row or None), or None on a lost compare-and-set. ``trusted``: the row was just read;
+        else it is this process's last write, and anything but a won compare-and-set is
+        _STALE (a "no change" or a refusal must be decided on the row the database has)."""
+        planned = plan(row)
+        if planned is None:
+            return (store.status_of(user, row), None, None) if trusted else _STALE
+        new, reason = planned
+        try:
+            change = transition(AgentState(row.state), new, cause, reason)
+        except TransitionRefused as exc:
+            if not trusted:
+                return _STALE
+            raise StateConflict(str(exc)) from None
+        values = self._values(row, new, change.reason, now) | (fields or {})
+        if not await store.change_and_record(session, row, values, new, change.reason, now):
+            return None if trusted else _STALE
+        written = replace(row, **values, version=row.version + 1)
+        return store.status_of(user, written), AgentState(row.state), (user, written)
+
+    # This process's last write of each agent: the next transition compares-and-sets it
+    # without reading the row first (four transitions a call). Another process's change
+    # fails that compare-and-set and the row is read again; the user columns beside it
+    # (name, own extension) are read again at least every ROW_CACHE_SECONDS.
+    def _known(self, user_id: int) -> tuple[store.UserRow, store.AgentRow] | None:
+        entry = self._rows.get(user_id)
+        if entry is None:
+            return None
+        user, row, at = entry
+        if time.monotonic() - at > ROW_CACHE_SECONDS:
+            del self._rows[user_id]
+            return None
+        return user, replace(row)
+
+    def _remember(self, user: store.UserRow, row: store.AgentRow) -> None:
+        entry = self._rows.get(row.user_id)
+        at = entry[2] if entry is not None else time.monotonic()
+        self._rows[row.user_id] = (user, replace(row), at)
+
+    def _forget(self, user_id: int) -> None:
+        self._rows.pop(user_id, None)
 
     def _values(self, row: store.AgentRow, new: AgentState, reason: str | None,
                 now: datetime) -> dict[str, Any]:

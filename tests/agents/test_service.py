@@ -332,3 +332,51 @@ async def test_an_unmigrated_database_gives_a_clear_error(tmp_path):
             await svc.start()
     finally:
         await engine.dispose()
+
+
+async def test_a_call_moves_its_agent_without_reading_the_row_each_time(db, service):
+    """This process's last write is where the next transition starts: answered, call ended
+    and the wrap-up's end compare-and-set it without a SELECT of agent_status first."""
+    from sqlalchemy import event
+
+    [uid] = await _agents(db, 1)
+    await service.cti_login(uid)
+    assert (await service.reserve()).user_id == uid
+    reads: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT") and "agent_status" in statement:
+            reads.append(statement)
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        assert (await service.answered(uid)).state is S.ON_CALL
+        assert (await service.call_ended(uid)).state is S.WRAP_UP
+        await asyncio.sleep(0.4)                       # the wrap-up ends (0.15 s)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    assert [s for s, _ in await _history(db, uid)] == [
+        "ready", "ringing", "on_call", "wrap_up", "ready"]
+    assert [r for r in reads if "count" not in r.lower()] == []   # the gauge's recount aside
+
+
+async def test_another_process_change_is_seen_by_the_next_transition(db, service):
+    """What this process remembers is only a starting point: a change by another process
+    fails its compare-and-set, and a "nothing to do" is decided on the database's row."""
+    [uid] = await _agents(db, 1)
+    other = AgentService(db.sessions, create_bus(None), wrapup_seconds=30)
+    try:
+        await service.cti_login(uid)                   # remembered: ready
+        await other.set_state(uid, S.NOT_READY, reason="break")
+        # ringing stopped? not ringing in the database: nothing to do, and it says so
+        status = await service.ring_cancelled(uid)
+        assert status.state is S.NOT_READY and status.reason == "break"
+        # a real change planned on the remembered "ready" is planned again on "not ready"
+        assert (await service.set_state(uid, S.READY)).state is S.READY
+        await other.set_state(uid, S.NOT_READY, reason="lunch")
+        await service.set_state(uid, S.NOT_READY, reason="meeting")
+    finally:
+        await other.close()
+    assert await _history(db, uid) == [
+        ("ready", None), ("not_ready", "break"), ("ready", None), ("not_ready", "lunch"),
+        ("not_ready", "meeting")]
+    assert (await service.get(uid)).reason == "meeting"
