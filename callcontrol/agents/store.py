@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, literal, null, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -219,24 +219,51 @@ async def change_and_record(session: AsyncSession, row: AgentRow, values: dict[s
     return getattr(result, "rowcount", 0) == 1
 
 
-def _reservation(session: AsyncSession, exclude: Iterable[int], now: datetime) -> Any:
-    """The UPDATE that takes the longest-idle ready agent (ready -> ringing)."""
-    pick = select(T.user_id).where(
-        T.state == AgentState.READY.value,
-        T.user_id.in_(select(User.id).where(User.active.is_(True))),  # deactivated: never
+_RESERVATIONS: dict[tuple[str, bool], Any] = {}
+
+
+def _reservation(session: AsyncSession, *, with_rows: bool) -> Any:
+    """The statement that takes the longest-idle ready agent (ready -> ringing), built once
+    per database and shape; parameters ``r_now`` and ``r_excluded`` (a list, may be empty).
+    ``with_rows``: PostgreSQL's one-statement form with the history row and the agent's
+    row (see :func:`reserve_and_record`)."""
+    dialect = session.get_bind().dialect.name
+    statement = _RESERVATIONS.get((dialect, with_rows))
+    if statement is not None:
+        return statement
+    now = bindparam("r_now", type_=_TABLE.c.since.type)
+    pick = (
+        select(T.user_id).where(
+            T.state == AgentState.READY.value,
+            T.user_id.in_(select(User.id).where(User.active.is_(True))),  # deactivated: never
+            T.user_id.not_in(bindparam("r_excluded", expanding=True)),
+        ).order_by(T.idle_since, T.user_id).limit(1)
     )
-    excluded = list(exclude)
-    if excluded:
-        pick = pick.where(T.user_id.not_in(excluded))
-    pick = pick.order_by(T.idle_since, T.user_id).limit(1)
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
-    return (
+    reserve = (
         update(_TABLE).where(_TABLE.c.user_id == pick.scalar_subquery(),
                              _TABLE.c.state == AgentState.READY.value)
         .values(state=AgentState.RINGING.value, reason=None, since=now, wrapup_until=None,
                 resume_state=None, resume_reason=None, version=_TABLE.c.version + 1)
     )
+    if not with_rows:
+        statement = reserve.returning(_TABLE.c.user_id)
+    else:
+        picked = reserve.returning(*[_TABLE.c[name] for name in _ROW_FIELDS]).cte("picked")
+        logged = insert(_HISTORY).from_select(
+            ["user_id", "state", "reason", "at"],
+            select(picked.c.user_id,
+                   literal(AgentState.RINGING.value, type_=_HISTORY.c.state.type),
+                   null(), now)).cte("logged")
+        statement = (
+            select(_USERS.c.id, _USERS.c.username, _USERS.c.extension, _USERS.c.device,
+                   *[picked.c[name] for name in _ROW_FIELDS])
+            .select_from(picked.join(_USERS, _USERS.c.id == picked.c.user_id))
+            .add_cte(logged)
+        )
+    _RESERVATIONS[(dialect, with_rows)] = statement
+    return statement
 
 
 async def reserve_one(session: AsyncSession, exclude: Iterable[int], now: datetime) -> int | None:
@@ -247,8 +274,8 @@ async def reserve_one(session: AsyncSession, exclude: Iterable[int], now: dateti
     serialised by the database lock and the statement re-checks ``state = 'ready'``.
     """
     connection = await session.connection()
-    result = await connection.execute(
-        _reservation(session, exclude, now).returning(_TABLE.c.user_id))
+    result = await connection.execute(_reservation(session, with_rows=False),
+                                      {"r_now": now, "r_excluded": list(exclude)})
     return result.scalar_one_or_none()
 
 
@@ -256,22 +283,9 @@ async def reserve_and_record(session: AsyncSession, exclude: Iterable[int], now:
                              ) -> tuple[UserRow, AgentRow] | None:
     """PostgreSQL: :func:`reserve_one`, its history row and the reserved agent's row, as one
     statement (data-modifying CTEs): one round trip, no transaction needed."""
-    picked = _reservation(session, exclude, now).returning(
-        *[_TABLE.c[name] for name in _ROW_FIELDS]).cte("picked")
-    logged = insert(_HISTORY).from_select(
-        ["user_id", "state", "reason", "at"],
-        select(picked.c.user_id,
-               bindparam("h_state", AgentState.RINGING.value, type_=_HISTORY.c.state.type),
-               bindparam("h_reason", None, type_=_HISTORY.c.reason.type),
-               bindparam("h_at", now, type_=_HISTORY.c.at.type))).cte("logged")
-    statement = (
-        select(_USERS.c.id, _USERS.c.username, _USERS.c.extension, _USERS.c.device,
-               *[picked.c[name] for name in _ROW_FIELDS])
-        .select_from(picked.join(_USERS, _USERS.c.id == picked.c.user_id))
-        .add_cte(logged)
-    )
     connection = await session.connection()
-    found = (await connection.execute(statement)).first()
+    found = (await connection.execute(_reservation(session, with_rows=True),
+                                      {"r_now": now, "r_excluded": list(exclude)})).first()
     if found is None:
         return None
     return UserRow(*found[:4]), AgentRow(*found[4:])
