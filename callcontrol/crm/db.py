@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy.util import await_
 
 
 def async_url(url: str) -> str:
@@ -36,40 +36,31 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     engine = _create_async_engine(url, pool_size=10, max_overflow=20)
-    _ping_when_idle(engine)
+    _ping_cheaply(engine)
     return engine
 
 
-PING_AFTER_IDLE = 5.0  # seconds a pooled PostgreSQL connection may rest before a ping
+def _ping_cheaply(engine: AsyncEngine) -> None:
+    """Check a pooled connection before use in one round trip instead of three.
 
-
-def _ping_when_idle(engine: AsyncEngine) -> None:
-    """Check a pooled connection before use without a round trip, unless it rested.
-
-    ``pool_pre_ping`` pings on every checkout, and asyncpg's ping is three round trips
-    (BEGIN, an empty query, ROLLBACK): on the call path, with a checkout per agent
-    transition and per look-up, that was most of the database time. A connection the server
-    closed (a restart, ``pg_terminate_backend``) is known closed to asyncpg as soon as the
-    event loop saw the socket close, so that check is free; only a connection that rested
-    a while (a firewall may have dropped it silently) is pinged. Either failure makes the
-    pool replace the connection before anyone uses it.
+    ``pool_pre_ping``'s asyncpg ping is three round trips (BEGIN, an empty query, ROLLBACK),
+    on every checkout: on the call path, with a checkout per agent transition, journal
+    write and look-up, that was a large part of the database time. Here a connection the
+    event loop already knows is closed is replaced at no cost, and any other gets a
+    ``SELECT 1`` outside a transaction (one round trip); a connection the server killed a moment
+    ago (a restart, ``pg_terminate_backend``) fails it and is replaced before anyone uses
+    it, as with ``pool_pre_ping``.
     """
-    @event.listens_for(engine.sync_engine, "checkin")
-    def _rested(_dbapi: Any, record: Any) -> None:
-        record.info["checked_in"] = time.monotonic()
-
     @event.listens_for(engine.sync_engine, "checkout")
-    def _check(dbapi: Any, record: Any, _proxy: Any) -> None:
+    def _check(_dbapi: Any, record: Any, _proxy: Any) -> None:
         driver = getattr(record, "driver_connection", None)
-        if driver is not None and driver.is_closed():
-            raise DisconnectionError("the server closed this pooled connection")
-        now = time.monotonic()
-        rested = now - record.info.setdefault("checked_in", now)  # new: just connected
-        if rested < PING_AFTER_IDLE:
+        if driver is None:
             return
+        if driver.is_closed():
+            raise DisconnectionError("the server closed this pooled connection")
         try:
-            dbapi.ping()
-        except Exception as exc:  # noqa: BLE001 - any failure: the connection is gone
+            await_(driver.execute("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure: the connection is unusable
             raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
 
 

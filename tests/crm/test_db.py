@@ -1,5 +1,5 @@
-"""Pooled connections: checked before use without a ping per checkout; look-ups without a
-transaction on PostgreSQL."""
+"""Pooled connections: checked before use in one round trip; look-ups without a transaction
+on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -36,26 +36,29 @@ async def test_a_connection_the_server_closed_is_replaced_before_anyone_uses_it(
 
 
 @pytest.mark.postgres
-async def test_a_busy_connection_is_not_pinged_a_rested_one_is(postgres_database,
-                                                               monkeypatch):
+async def test_checkouts_ping_with_one_query_not_a_transaction(postgres_database, monkeypatch):
     from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection as Adapted
 
     engine = crm_db.create_engine(postgres_database)
     sessions = crm_db.session_factory(engine)
-    pings: list[object] = []
-    real = Adapted.ping
+    three_trip_pings: list[object] = []
+    pings: list[str] = []
+    real_ping, real_execute = Adapted.ping, asyncpg.Connection.execute
 
     def counted(self):  # noqa: ANN001, ANN202
-        pings.append(self)
-        return real(self)
+        three_trip_pings.append(self)
+        return real_ping(self)
+
+    async def execute(self, query, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if query == "SELECT 1":
+            pings.append(query)
+        return await real_execute(self, query, *args, **kwargs)
     monkeypatch.setattr(Adapted, "ping", counted)
+    monkeypatch.setattr(asyncpg.Connection, "execute", execute)
     try:
-        await _pid(sessions)
-        await _pid(sessions)
-        assert pings == []                       # used a moment ago: no round trips
-        monkeypatch.setattr(crm_db, "PING_AFTER_IDLE", 0.0)
-        await _pid(sessions)
-        assert len(pings) == 1                   # rested (here: any time at all): pinged
+        for _ in range(3):
+            await _pid(sessions)
+        assert three_trip_pings == [] and len(pings) == 3   # one SELECT 1 per checkout
     finally:
         await engine.dispose()
 
