@@ -195,6 +195,8 @@ class PbxEngine:
         self.device_states: dict[str, str] = {}
         self.global_vars: dict[str, str] = {}
         self.app_subscriptions: dict[str, set[str]] = {}
+        # PUT /applications/{app}/eventFilter: event types allowed (empty: all), disallowed
+        self.event_filters: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         self.known_apps: set[str] = set()
         self.conns: dict[str, list[Any]] = {}      # app -> open event sockets
         self.listeners: list[Callable[[dict[str, Any], set[str]], None]] = []
@@ -278,6 +280,10 @@ class PbxEngine:
             listener(event, targets)
         for app, conns in self.conns.items():
             text = None
+            wanted = self.event_filters.get(app)
+            if wanted is not None and (etype in wanted[1] or (wanted[0]
+                                                               and etype not in wanted[0])):
+                continue
             for conn in conns:
                 if conn.subscribe_all or app in targets:
                     if text is None:
@@ -1524,12 +1530,25 @@ class PbxEngine:
                        if (c.in_stasis and c.app == app) or app in c.watchers]
         bridge_ids = [b.id for b in self.bridges.values() if app in b.watchers]
         subs = self.app_subscriptions.get(app, set())
+        allowed, disallowed = self.event_filters.get(app, (frozenset(), frozenset()))
         return {
             "name": app, "channel_ids": channel_ids, "bridge_ids": bridge_ids,
             "endpoint_ids": sorted(s[9:] for s in subs if s.startswith("endpoint:")),
             "device_names": sorted(s[12:] for s in subs if s.startswith("deviceState:")),
-            "events_allowed": [], "events_disallowed": [],
+            "events_allowed": [{"type": t} for t in sorted(allowed)],
+            "events_disallowed": [{"type": t} for t in sorted(disallowed)],
         }
+
+    def set_event_filter(self, app: str, allowed: list[str] | None,
+                         disallowed: list[str] | None) -> None:
+        """None keeps that list as it is (the filter outlives the app's websockets)."""
+        old_allowed, old_disallowed = self.event_filters.get(app, (frozenset(), frozenset()))
+        new = (old_allowed if allowed is None else frozenset(allowed),
+               old_disallowed if disallowed is None else frozenset(disallowed))
+        if new[0] or new[1]:
+            self.event_filters[app] = new
+        else:
+            self.event_filters.pop(app, None)
 
     def subscribe(self, app: str, sources: list[str], *, add: bool) -> None:
         resolved = []
@@ -1578,6 +1597,7 @@ class PbxEngine:
         self._pb_queue.clear()
         self.device_states.clear()
         self.app_subscriptions.clear()
+        self.event_filters.clear()
         self.crashed = False
         self.started_at = ari_timestamp()
 

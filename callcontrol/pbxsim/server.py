@@ -72,6 +72,12 @@ class Params:
         raw = self.get(name)
         return [v.strip() for v in raw.split(",")] if raw else []
 
+    def body(self, name: str) -> dict[str, Any]:
+        """The JSON object body itself, for an operation whose body parameter is ``name``."""
+        if name not in self._allowed:
+            raise AssertionError(f"parameter {name!r} not declared for this route")
+        return self._body
+
     def variables(self) -> dict[str, Any] | None:
         if "variables" not in self._allowed:
             raise AssertionError("parameter 'variables' not declared for this route")
@@ -516,6 +522,26 @@ def applications_subscribe(sim: PbxSimulator, p: Params, applicationName: str) -
     return _ok(sim.engine.application_json(app))
 
 
+def applications_filter(sim: PbxSimulator, p: Params, applicationName: str) -> Result:
+    """Which event types the application gets (Asterisk 13.26/16.3+): ``allowed`` and
+    ``disallowed`` lists of ``{"type": ...}``; a list left out keeps its value, an empty
+    body clears both, an empty ``allowed`` allows everything, disallowed wins."""
+    app = _known_app(sim, applicationName)
+    body = p.body("filter")
+    lists: dict[str, list[str] | None] = {}
+    for key in ("allowed", "disallowed"):
+        if key not in body:
+            lists[key] = None if body else []
+            continue
+        items = body[key]
+        if not isinstance(items, list) or not all(
+                isinstance(i, dict) and isinstance(i.get("type"), str) for i in items):
+            raise AriHttpError(400, f"Invalid format for {key} event filter")
+        lists[key] = [i["type"] for i in items]
+    sim.engine.set_event_filter(app, lists["allowed"], lists["disallowed"])
+    return _ok(sim.engine.application_json(app))
+
+
 def applications_unsubscribe(sim: PbxSimulator, p: Params, applicationName: str) -> Result:
     app = _known_app(sim, applicationName)
     sources = p.list("eventSource")
@@ -723,6 +749,8 @@ ARI_ROUTES: tuple[Route, ...] = (
     Route("GET", "/applications/{applicationName}", applications_get, (), "Application"),
     Route("POST", "/applications/{applicationName}/subscription", applications_subscribe,
           ("eventSource",), "Application"),
+    Route("PUT", "/applications/{applicationName}/eventFilter", applications_filter,
+          ("filter",), "Application"),
     Route("DELETE", "/applications/{applicationName}/subscription",
           applications_unsubscribe, ("eventSource",), "Application"),
     # asterisk

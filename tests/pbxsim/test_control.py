@@ -194,3 +194,36 @@ async def test_a_new_socket_replaces_the_old_one(sim: PbxSimulator, ari: Ari) ->
     await asyncio.sleep(0.05)
     assert old.types() == ["ApplicationReplaced"]
     assert await sim.drop_websockets() == 2                    # the idle one is closed too
+
+
+async def test_event_filter_lets_only_the_asked_types_through(sim: PbxSimulator, ari: Ari) -> None:
+    """PUT /applications/{app}/eventFilter as the api-docs describe it (Asterisk 16.3+)."""
+    app_events = await ari.events("callcontrol")
+    other = await ari.events("other", subscribe_all=True)
+    path = "/applications/callcontrol/eventFilter"
+    app = await ari.ok("PUT", path, json_body={"allowed": [{"type": "StasisStart"},
+                                                           {"type": "StasisEnd"}]})
+    assert app["events_allowed"] == [{"type": "StasisEnd"}, {"type": "StasisStart"}]
+    assert app["events_disallowed"] == []
+    call = await sim.place_call(number="+35799123456", hangup_after=10)
+    sid = call.stasis_channel_id
+    await app_events.wait_type("StasisStart", sid)
+    await ari.ok("POST", f"/channels/{sid}/answer")
+    await ari.ok("DELETE", f"/channels/{sid}")
+    await app_events.wait_type("StasisEnd", sid)
+    assert set(app_events.types()) == {"StasisStart", "StasisEnd"}
+    assert "ChannelStateChange" in other.types()     # another application: unfiltered
+    # a list left out keeps its value; disallowed wins over allowed
+    app = await ari.ok("PUT", path, json_body={"disallowed": [{"type": "StasisEnd"}]})
+    assert app["events_allowed"] == [{"type": "StasisEnd"}, {"type": "StasisStart"}]
+    assert app["events_disallowed"] == [{"type": "StasisEnd"}]
+    assert (await ari.ok("GET", "/applications/callcontrol"))["events_disallowed"] == [
+        {"type": "StasisEnd"}]
+    # an empty body clears both
+    app = await ari.ok("PUT", path)
+    assert app["events_allowed"] == [] and app["events_disallowed"] == []
+    status, _ = await ari.request("PUT", path, json_body={"allowed": ["StasisStart"]})
+    assert status == 400
+    status, _ = await ari.request("PUT", "/applications/nosuchapp/eventFilter",
+                                  json_body={"allowed": []})
+    assert status == 404
