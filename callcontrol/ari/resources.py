@@ -76,6 +76,19 @@ class ApplicationsApi:
             "POST", f"/applications/{_id('app', app)}/subscription", Application.from_json,
             params=query(eventSource=_event_sources(event_source)))
 
+    async def filter_events(self, app: str, allowed: list[str] | None = None,
+                            disallowed: list[str] | None = None) -> Application:
+        """``PUT /applications/{app}/eventFilter`` (Asterisk 13.26/16.3+): the event types the
+        application gets. A list left as None is not changed; an empty ``allowed`` list
+        allows every type; both None clears the filter."""
+        body: dict[str, list[dict[str, str]]] = {}
+        for key, types in (("allowed", allowed), ("disallowed", disallowed)):
+            if types is not None:
+                body[key] = [{"type": v.text(f"{key} event type", t)} for t in types]
+        return await self._client.request_model(
+            "PUT", f"/applications/{_id('app', app)}/eventFilter", Application.from_json,
+            json=body)
+
     async def unsubscribe(self, app: str, event_source: str | list[str]) -> Application:
         return await self._client.request_model(
             "DELETE", f"/applications/{_id('app', app)}/subscription", Application.from_json,

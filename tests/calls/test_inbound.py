@@ -330,3 +330,40 @@ async def _ring_out_and_miss(env) -> None:
     comm = await env.completed(env.call_id_of(sim_call))
     assert comm.category == "missed"
     await env.wait_agent(agent, AgentState.NOT_READY)
+
+
+def test_the_event_filter_asks_for_every_type_call_control_handles():
+    """HANDLED_EVENTS is what ARI is asked to send: a type handle_event acts on but the
+    filter leaves out would never arrive."""
+    import inspect
+    import re
+
+    from callcontrol.calls.control import HANDLED_EVENTS, CallControl
+
+    source = inspect.getsource(CallControl.handle_event)
+    handled = set(re.findall(r"ev\.([A-Z]\w+)", source)) - {"Event"}  # the annotation
+    assert handled and handled <= set(HANDLED_EVENTS)
+    assert "ApplicationReplaced" in HANDLED_EVENTS     # the stream stops on it
+
+
+async def test_call_control_receives_only_the_events_it_handles(env):
+    from callcontrol.calls.control import HANDLED_EVENTS
+
+    anna = await env.add_agent("anna", "1001")
+    app = await eventually(lambda: _filter_set(env), what="the event filter")
+    assert {e["type"] for e in app["events_allowed"]} == set(HANDLED_EVENTS)
+    seen: list[str] = []
+    env.sim.engine.listeners.append(lambda event, targets: seen.append(event["type"]))
+    before = env.sim.engine.counters["events_sent"]
+    sim_call = await env.place(number=MARIA, hangup_after=50)
+    call_id = env.call_id_of(sim_call)
+    comm = await env.completed(call_id)
+    assert comm.agent_id == anna and comm.category == "answered"
+    sent = env.sim.engine.counters["events_sent"] - before
+    assert "ChannelVarset" in seen               # the PBX emitted them ...
+    assert 0 < sent < len(seen)                  # ... the application did not get them all
+
+
+async def _filter_set(env):
+    app = env.sim.engine.application_json(env.calls.app)
+    return app if app["events_allowed"] else None
