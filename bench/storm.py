@@ -79,6 +79,8 @@ class StormRow(Row):
     setups_per_core: float | None = None   # 1000 / cpu_ms_per_call
     latency_ratio_p99: float | None = None  # callcontrol p99 / floor p99
     cpu_ratio: float | None = None          # callcontrol CPU per call / floor's
+    ari_requests_per_call: float | None = None  # REST requests the pipeline sent the PBX
+    ari_events_per_call: float | None = None    # events the PBX sent the pipeline
 
 
 def free_port() -> int:
@@ -454,6 +456,7 @@ async def drive(sim: PbxSimulator, clock: PopClock, child: Watched, *, rate: flo
                 duration: float, numbers: Sequence[str]) -> Measured:
     """One rate: place calls for ``duration`` s, wait for pops and for the calls to end."""
     clock.reset()
+    counted0 = dict(sim.engine.counters)
     me = psutil.Process()
     mine0 = me.cpu_times()
     cpu0 = child.cpu_seconds()
@@ -476,7 +479,11 @@ async def drive(sim: PbxSimulator, clock: PopClock, child: Watched, *, rate: flo
     return Measured(rate, load.placed, load.errors, latencies, load.seconds, sustained, cpu,
                     peak, load.placed - len(latencies),
                     {"channels_left": len(sim.channels), "load_failed": load.failed,
-                     "bench_cpu": mine1.user + mine1.system - mine0.user - mine0.system})
+                     "bench_cpu": mine1.user + mine1.system - mine0.user - mine0.system,
+                     "ari_requests": sim.engine.counters["http_requests"]
+                     - counted0.get("http_requests", 0),
+                     "ari_events": sim.engine.counters["events_sent"]
+                     - counted0.get("events_sent", 0)})
 
 
 def storm_row(backend: str, pipeline: str, m: Measured, agents: int, *,
@@ -500,6 +507,9 @@ def storm_row(backend: str, pipeline: str, m: Measured, agents: int, *,
     row.load_seconds = round(m.seconds, 1)
     if m.placed and "bench_cpu" in m.extra:
         row.bench_cpu_ms_per_call = round(m.extra["bench_cpu"] * 1000 / m.placed, 3)
+    if m.placed and "ari_requests" in m.extra:
+        row.ari_requests_per_call = round(m.extra["ari_requests"] / m.placed, 1)
+        row.ari_events_per_call = round(m.extra["ari_events"] / m.placed, 1)
     return row
 
 
@@ -509,7 +519,8 @@ def describe(row: StormRow) -> str:
              f"sustained {row.sustained_per_s} calls/s, CPU {row.cpu_ms_per_call} ms/call "
              f"(= {row.setups_per_core} set-ups/s per core), peak RSS {row.peak_rss_mb} MB, "
              f"{row.agents} agents; the benchmark process (simulator, load, agents) used "
-             f"{row.bench_cpu_ms_per_call} ms CPU per call"]
+             f"{row.bench_cpu_ms_per_call} ms CPU per call; per call "
+             f"{row.ari_requests_per_call} ARI requests, {row.ari_events_per_call} ARI events"]
     if row.latency_ratio_p99 is not None:
         parts.append(f"vs the floor: p99 latency x{row.latency_ratio_p99}, "
                      f"CPU/call x{row.cpu_ratio}")
