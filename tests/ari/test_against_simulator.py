@@ -267,6 +267,10 @@ async def test_endpoints_applications_asterisk_and_device_states(sim, client, lo
     unsubscribed = await client.applications.unsubscribe(APP,
                                                          f"endpoint:PJSIP/{pjsip.resource}")
     assert f"PJSIP/{pjsip.resource}" not in unsubscribed.endpoint_ids
+    await client.applications.filter_events(APP, allowed=["StasisStart"])
+    assert sim.engine.application_json(APP)["events_allowed"] == [{"type": "StasisStart"}]
+    await client.applications.filter_events(APP)                     # both None: cleared
+    assert sim.engine.application_json(APP)["events_allowed"] == []
     assert "system" in await client.asterisk.info()
     assert (await client.asterisk.ping())["ping"] == "pong"
     await client.asterisk.reload_module("res_pjsip.so")

@@ -190,6 +190,11 @@ OTHERS = [
     ("subscribe", lambda c: c.applications.subscribe("callcontrol", "endpoint:PJSIP/1001"),
      APPLICATION, "POST", "/ari/applications/callcontrol/subscription",
      {"eventSource": "endpoint:PJSIP/1001"}, None, lambda r: r.name == "callcontrol"),
+    ("filter_events", lambda c: c.applications.filter_events(
+        "callcontrol", allowed=["StasisStart", "StasisEnd"]),
+     APPLICATION, "PUT", "/ari/applications/callcontrol/eventFilter", {},
+     {"allowed": [{"type": "StasisStart"}, {"type": "StasisEnd"}]},
+     lambda r: r.name == "callcontrol"),
     ("unsubscribe", lambda c: c.applications.unsubscribe(
         "callcontrol", ["channel:c1", "bridge:b1"]),
      APPLICATION, "DELETE", "/ari/applications/callcontrol/subscription",
