@@ -45,12 +45,15 @@ async def _ready(http: aiohttp.ClientSession, base: str, agent: storm.Agent,
                  timeout: float = 10.0) -> None:
     """Until the agent is ready again (wrap-up over), so the next call rings them at once."""
     deadline = asyncio.get_running_loop().time() + timeout
+    last: object = None
     while asyncio.get_running_loop().time() < deadline:
         async with http.get(f"{base}/api/v1/agents/me", headers=agent.headers) as resp:
-            if resp.status == 200 and (await resp.json()).get("state") == "ready":
+            last = await resp.json() if resp.status == 200 else resp.status
+            if isinstance(last, dict) and last.get("state") == "ready":
                 return
         await asyncio.sleep(0.02)
-    raise RuntimeError(f"agent {agent.user_id} did not return to ready in {timeout:g} s")
+    raise RuntimeError(f"agent {agent.user_id} did not return to ready in {timeout:g} s "
+                       f"(last seen: {last})")
 
 
 async def _one_call(sim: PbxSimulator, clock: storm.PopClock, number: str,
