@@ -5,7 +5,7 @@ collapsed-stack profile of ``callcontrol serve`` per call rate (py-spy ``--gil``
 thread running Python). This sorts each sample into the part of the stack it was in, looking
 from the innermost frame outwards for the first frame of a known part::
 
-    python -m bench.profile /tmp/prof/callcontrol-sqlite__embedded_-25.txt
+    python -m bench.profile <folder>/callcontrol-sqlite__embedded_-25.txt
 
 so the results can say what limits the CPU per call, in shares that add up to 100 %.
 """
