@@ -387,7 +387,7 @@ class AgentService:
     def _remember(self, user: store.UserRow, row: store.AgentRow) -> None:
         entry = self._rows.get(row.user_id)
         at = entry[2] if entry is not None else time.monotonic()
-        self._rows[row.user_id] = (user, replace(row), at)
+        self._rows[row.user_id] = (user, row, at)   # a fresh row: _known hands out copies
 
     def _forget(self, user_id: int) -> None:
         self._rows.pop(user_id, None)

@@ -120,17 +120,19 @@ _LOAD = (
 )
 
 
+def _user_and_row(found: Any) -> tuple[UserRow, AgentRow | None]:
+    """A result row of the user's four columns then the agent row's (NULLs: no agent row)."""
+    return UserRow(*found[:4]), (AgentRow(*found[4:]) if found[4] is not None else None)
+
+
 async def load(session: AsyncSession, user_id: int, *, create: bool = False,
                now: datetime | None = None) -> tuple[UserRow, AgentRow | None] | None:
     connection = await session.connection()
     found = (await connection.execute(_LOAD, {"user_id": user_id})).first()
     if found is None:
         return None
-    user = UserRow(*found[:4])
-    row: AgentRow | None = None
-    if found[4] is not None:
-        row = AgentRow(*found[4:])
-    elif create:
+    user, row = _user_and_row(found)
+    if row is None and create:
         row = AgentRow(user_id=user.id, state=AgentState.LOGGED_OUT.value, reason=None,
                        extension=None, device=None, since=now, idle_since=None,
                        wrapup_until=None, pop_preference="ring", resume_state=None,
@@ -177,10 +179,7 @@ def _change_statement(keys: tuple[str, ...]) -> Any:
     statement = _CHANGES.get(keys)
     if statement is None:
         changed = (
-            update(_TABLE)
-            .where(_TABLE.c.user_id == bindparam("b_user_id"),
-                   _TABLE.c.version == bindparam("b_version"))
-            .values({k: bindparam(f"v_{k}", type_=_TABLE.c[k].type) for k in keys})
+            _CAS.values({k: bindparam(f"v_{k}", type_=_TABLE.c[k].type) for k in keys})
             .returning(_TABLE.c.user_id)
             .cte("changed")
         )
@@ -288,7 +287,9 @@ async def reserve_and_record(session: AsyncSession, exclude: Iterable[int], now:
                                       {"r_now": now, "r_excluded": list(exclude)})).first()
     if found is None:
         return None
-    return UserRow(*found[:4]), AgentRow(*found[4:])
+    user, row = _user_and_row(found)
+    assert row is not None
+    return user, row
 
 
 async def extension_owner(session: AsyncSession, extension: str) -> int | None:

@@ -47,9 +47,9 @@ def _ping_cheaply(engine: AsyncEngine) -> None:
     on every checkout: on the call path, with a checkout per agent transition, journal
     write and look-up, that was a large part of the database time. Here a connection the
     event loop already knows is closed is replaced at no cost, and any other gets a
-    ``SELECT 1`` outside a transaction (one round trip); a connection the server killed a moment
-    ago (a restart, ``pg_terminate_backend``) fails it and is replaced before anyone uses
-    it, as with ``pool_pre_ping``.
+    ``SELECT 1`` outside a transaction (one round trip); a connection the server killed a
+    moment ago (a restart, ``pg_terminate_backend``) fails it and is replaced before anyone
+    uses it, as with ``pool_pre_ping``.
     """
     @event.listens_for(engine.sync_engine, "checkout")
     def _check(_dbapi: Any, record: Any, _proxy: Any) -> None:
@@ -82,5 +82,4 @@ def reading(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[As
     bind = sessions.kw.get("bind")
     if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
         return sessions
-    return async_sessionmaker(bind.execution_options(isolation_level="AUTOCOMMIT"),
-                              expire_on_commit=False)
+    return session_factory(bind.execution_options(isolation_level="AUTOCOMMIT"))
