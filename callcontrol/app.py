@@ -15,11 +15,12 @@ from typing import Protocol
 
 from aiohttp import web
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callcontrol.bus import Bus, create_bus
 from callcontrol.config import Config
 from callcontrol.crm import db as crm_db
+from callcontrol.crm.direct import Direct, open_direct
 from callcontrol.errors import api_error_middleware
 from callcontrol.metrics import CONTENT_TYPE, Registry, product_registry
 from callcontrol.web import login
@@ -44,6 +45,9 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 METRICS = web.AppKey("metrics", Registry)
 ARI_STATE = web.AppKey("ari_state", object)
 BUS = web.AppKey("bus", Bus)
+# the sessions of the call path (call control, agent service): see crm.db._check_quietly
+CALL_SESSIONS = web.AppKey("call_sessions", async_sessionmaker[AsyncSession])
+DIRECT = web.AppKey("direct", Direct)
 
 Setup = Callable[[web.Application], None]
 DOMAINS: list[Setup] = []
@@ -53,7 +57,18 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = crm_db.create_engine(app[CONFIG].database_url)
     app[ENGINE] = engine
     app[SESSIONS] = crm_db.session_factory(engine)
+    # PostgreSQL: call control and the agent service get their own pool, checked without a
+    # round trip per checkout (they retry a dropped connection); SQLite: the same engine
+    # (one writer per file)
+    hot = engine if engine.dialect.name != "postgresql" else \
+        crm_db.create_engine(app[CONFIG].database_url, call_path=True)
+    app[CALL_SESSIONS] = crm_db.session_factory(hot)
+    # the call path's hottest statements (agent transitions, journal) skip SQLAlchemy
+    app[DIRECT] = open_direct(app[CONFIG].database_url)
     yield
+    await app[DIRECT].close()
+    if hot is not engine:
+        await hot.dispose()
     await engine.dispose()
 
 

@@ -31,7 +31,7 @@ from callcontrol.agents.errors import ExtensionInUse, NoExtension, NoSuchAgent, 
 from callcontrol.agents.models import POP_PREFERENCES
 from callcontrol.agents.states import AgentState, Cause, TransitionRefused, transition
 from callcontrol.agents.store import AgentStatus
-from callcontrol.crm.db import reading
+from callcontrol.crm.direct import Direct, open_direct_for
 from callcontrol.crm.models import utcnow
 from callcontrol.errors import ValidationFailed
 
@@ -76,9 +76,14 @@ def _unless(state: AgentState) -> Planner:
 class AgentService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: Any,
                  metrics: Any = None, wrapup_seconds: float = 10.0,
-                 sweep_seconds: float = SWEEP_SECONDS) -> None:
+                 sweep_seconds: float = SWEEP_SECONDS,
+                 direct: Direct | None = None) -> None:
         self._sessions = sessions
-        self._changes = reading(sessions)  # PostgreSQL: AUTOCOMMIT (see _try_change)
+        # transitions and reservations, four to five a call, run without SQLAlchemy
+        # (callcontrol.crm.direct): ``direct`` if given (shared, closed by its owner), else
+        # one of the service's own on the same database
+        self._owns_direct = direct is None
+        self._direct = direct if direct is not None else open_direct_for(sessions)
         self._bus = bus
         self._gauge = metrics["callcontrol_agents"] if metrics is not None else None
         self.wrapup_seconds = wrapup_seconds
@@ -133,6 +138,8 @@ class AgentService:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._owns_direct:
+            await self._direct.close()
 
     # --- the agent's own actions ---------------------------------------------------------
 
@@ -215,25 +222,15 @@ class AgentService:
         exclude = tuple(exclude)
         for attempt in range(store.ATTEMPTS):
             try:
-                async with store.transaction(self._changes) as session:
-                    now = utcnow()
-                    if store.one_statement_changes(session):
-                        found = await store.reserve_and_record(session, exclude, now)
-                        if found is None:
-                            return None
-                    else:
-                        user_id = await store.reserve_one(session, exclude, now)
-                        if user_id is None:
-                            return None
-                        await store.record(session, user_id, S.RINGING, None, now)
-                        loaded = await store.load(session, user_id)
-                        assert loaded is not None and loaded[1] is not None
-                        found = (loaded[0], loaded[1])
-                    status = store.status_of(*found)
-                self._remember(*found)  # committed: answered() starts from it
-                break
+                found = await self._direct.run(store.ReserveOp(exclude, utcnow()))
             except store.RETRYABLE as exc:
                 await store.retrying(attempt, exc)
+                continue
+            if found is None:
+                return None
+            self._remember(*found)  # committed: answered() starts from it
+            status = store.status_of(*found)
+            break
         else:  # pragma: no cover - retrying() raises on the last attempt
             return None
         await self._after(status, S.READY)
@@ -320,26 +317,22 @@ class AgentService:
                           ) -> tuple[AgentStatus, AgentState | None] | None:
         """The new status and the state it left (None: nothing changed); None on a lost
         compare-and-set."""
-        # PostgreSQL: each statement on its own (a change is one statement there, and the
-        # compare-and-set, not a transaction, guards the row read before it); SQLite: one
-        # transaction for the change and its history row
-        async with store.transaction(self._changes) as session:
-            now = utcnow()
-            changed: Any = _STALE
-            known = self._known(user_id)
-            if known is not None:
-                changed = await self._apply(session, *known, plan, cause, fields, now,
-                                            trusted=False)
-                if changed is _STALE:  # planned on what another process replaced: read it
-                    self._forget(user_id)
-            if changed is _STALE:
-                found = await store.load(session, user_id, create=True, now=now)
-                if found is None:
-                    raise NoSuchAgent(f"no user {user_id}")
-                user, row = found
-                assert row is not None
-                changed = await self._apply(session, user, row, plan, cause, fields, now,
-                                            trusted=True)
+        # each statement on its own: the compare-and-set, not a transaction, guards the row
+        # read before it (a change and its history row are atomic, see store.ChangeOp)
+        now = utcnow()
+        changed: Any = _STALE
+        known = self._known(user_id)
+        if known is not None:
+            changed = await self._apply(*known, plan, cause, fields, now, trusted=False)
+            if changed is _STALE:  # planned on what another process replaced: read it
+                self._forget(user_id)
+        if changed is _STALE:
+            found = await self._direct.run(store.LoadOp(user_id, create=True, now=now))
+            if found is None:
+                raise NoSuchAgent(f"no user {user_id}")
+            user, row = found
+            assert row is not None
+            changed = await self._apply(user, row, plan, cause, fields, now, trusted=True)
         if changed is None:
             return None
         status, old, written = changed
@@ -347,9 +340,9 @@ class AgentService:
             self._remember(*written)
         return status, old
 
-    async def _apply(self, session: AsyncSession, user: store.UserRow, row: store.AgentRow,
-                     plan: Planner, cause: Cause, fields: dict[str, Any] | None,
-                     now: datetime, *, trusted: bool) -> Any:
+    async def _apply(self, user: store.UserRow, row: store.AgentRow, plan: Planner,
+                     cause: Cause, fields: dict[str, Any] | None, now: datetime, *,
+                     trusted: bool) -> Any:
         """Plan on ``row`` and compare-and-set it: (status, old state or None, the written
         row or None), or None on a lost compare-and-set. ``trusted``: the row was just read;
         else it is this process's last write, and anything but a won compare-and-set is
@@ -365,7 +358,7 @@ class AgentService:
                 return _STALE
             raise StateConflict(str(exc)) from None
         values = self._values(row, new, change.reason, now) | (fields or {})
-        if not await store.change_and_record(session, row, values, new, change.reason, now):
+        if not await self._direct.run(store.ChangeOp(row, values, new, change.reason, now)):
             return None if trusted else _STALE
         written = replace(row, **values, version=row.version + 1)
         return store.status_of(user, written), AgentState(row.state), (user, written)

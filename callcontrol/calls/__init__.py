@@ -31,15 +31,14 @@ def setup(app: web.Application) -> None:
 
 
 async def _call_control(app: web.Application) -> AsyncIterator[None]:
-    from callcontrol.app import ARI_STATE, BUS, CONFIG, METRICS
+    from callcontrol.app import ARI_STATE, BUS, CALL_SESSIONS, CONFIG, DIRECT, METRICS
     from callcontrol.desk.keys import AGENTS, POPS
-    from callcontrol.web.auth import SESSIONS
 
     config = app[CONFIG]
     client = AriClient(config.ari)
     store = RecordingStore(config.calls.recordings_dir)
-    calls = CallControl(config, client, app[SESSIONS], app[AGENTS], app[POPS], app[BUS],
-                        app[METRICS], store)
+    calls = CallControl(config, client, app[CALL_SESSIONS], app[AGENTS], app[POPS], app[BUS],
+                        app[METRICS], store, direct=app[DIRECT])
     app[ARI_CLIENT] = client
     app[RECORDINGS] = store
     app[CALLS] = calls

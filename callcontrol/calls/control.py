@@ -106,11 +106,12 @@ class CallControl:
                  transfer_endpoint: str | None = None,
                  message_media: str = "sound:vm-nobodyavail",
                  originate_timeout: int | None = None,
-                 stream_options: dict[str, Any] | None = None) -> None:
+                 stream_options: dict[str, Any] | None = None,
+                 direct: Any = None) -> None:
         self.config = config
         self.app = config.ari.app
         self.ari = ari
-        self.records = Records(sessions)
+        self.records = Records(sessions, direct=direct)   # direct: crm.direct.Direct
         self.agents = agents
         self.pops = pops
         self.bus = bus
@@ -183,6 +184,7 @@ class CallControl:
             await asyncio.wait(pending, timeout=flush_timeout)
         for task in list(self._background):
             task.cancel()
+        await self.records.close()
         self._set_active()
 
     # --- event dispatch -----------------------------------------------------------------

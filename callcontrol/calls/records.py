@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -27,13 +28,24 @@ from sqlalchemy.exc import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcontrol.crm.db import reading
+from callcontrol.crm.direct import (
+    Busy,
+    Columns,
+    Direct,
+    Disconnected,
+    Op,
+    open_direct_for,
+    pg_count,
+)
 from callcontrol.crm.lookup import ContactMatch, find_contacts_by_phone
 from callcontrol.crm.models import Activity, Communication, Contact, Phone, utcnow
 from callcontrol.logs import call_context
 
 logger = logging.getLogger(__name__)
 
-Operation = Callable[[AsyncSession], Awaitable[Any]]
+# a write: a direct operation (crm.direct: the journal's draft and updates, on every call)
+# or a function of an ORM session (the rare ones: callbacks, late contacts)
+Operation = Op | Callable[[AsyncSession], Awaitable[Any]]
 _COMMS = Communication.__table__
 
 
@@ -47,14 +59,19 @@ class Records:
     transaction is open go together into the next one, so under load a handful of commits
     carries hundreds of writes, and alone a write goes straight out. A shared transaction
     that fails on a statement error is re-run one write per transaction, so a bad write
-    fails only itself.
+    fails only itself. The draft and the updates of every call run directly
+    (:mod:`callcontrol.crm.direct`, on ``direct`` if given, else on an access of its own,
+    closed by :meth:`close`); alone on PostgreSQL each is one statement without a
+    transaction around it.
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
                  retry_initial: float = 0.05, retry_max: float = 2.0,
-                 batch_max: int = BATCH_MAX) -> None:
+                 batch_max: int = BATCH_MAX, direct: Direct | None = None) -> None:
         self.sessions = sessions
         self.reads = reading(sessions)    # look-ups: one statement, no transaction
+        self._owns_direct = direct is None
+        self.direct = direct if direct is not None else open_direct_for(sessions)
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self.batch_max = batch_max
@@ -72,8 +89,14 @@ class Records:
         return await future
 
     async def run_alone(self, op: Operation) -> Any:
+        if _direct(op):
+            return await self.direct.run(op)  # type: ignore[arg-type]
         async with self.sessions() as session, session.begin():
-            return await op(session)
+            return await op(session)  # type: ignore[operator]
+
+    async def close(self) -> None:
+        if self._owns_direct:
+            await self.direct.close()
 
     async def _write(self) -> None:
         try:
@@ -83,10 +106,14 @@ class Records:
                     op, future = self._queue.popleft()
                     if not future.done():        # its journal gave up waiting
                         batch.append((op, future))
-                if len(batch) == 1:
-                    await self._alone(*batch[0])
-                elif batch:
-                    await self._together(batch)
+                shared = [item for item in batch if _direct(item[0])]
+                for item in batch:                # ORM writes (rare): each on its own
+                    if not _direct(item[0]):
+                        await self._alone(*item)
+                if len(shared) == 1:
+                    await self._alone(*shared[0])
+                elif shared:
+                    await self._together(shared)
         finally:
             for _op, future in self._queue:      # cancelled (shutdown): nobody is left behind
                 if not future.done():
@@ -107,8 +134,7 @@ class Records:
 
     async def _together(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:
         try:
-            async with self.sessions() as session, session.begin():
-                results = [await op(session) for op, _ in batch]
+            results = await self.direct.run_all([op for op, _ in batch])  # type: ignore[misc]
         except asyncio.CancelledError:
             for _op, future in batch:
                 future.cancel()
@@ -167,41 +193,125 @@ async def _by_call_id(session: AsyncSession, call_id: str) -> Communication | No
 
 
 # Built once (their cache keys computed once); the values come as parameters
-_FIND_DRAFT = (select(_COMMS.c.id).where(_COMMS.c.call_id == bindparam("b_call_id"))
-               .order_by(_COMMS.c.id).limit(1))
-_INSERT_COMM = insert(_COMMS)
-_UPDATE_COMM = update(_COMMS).where(_COMMS.c.call_id == bindparam("b_call_id"))
+
+_COMM_DEFAULTS = {col.name: col.default for col in _COMMS.c
+                  if col.default is not None and not col.primary_key}
 
 
-def draft_op(call_id: str, fields: dict[str, Any]) -> Operation:
-    """Create the draft communication unless one exists for this call id; return its id."""
-    values = {**fields, "call_id": call_id, "media": "phone", "state": "draft"}
-
-    async def op(session: AsyncSession) -> int:
-        # Core statements on the session's connection: one per call on the call path,
-        # where the ORM's unit of work cost more CPU than the statements
-        connection = await session.connection()
-        existing = (await connection.execute(
-            _FIND_DRAFT, {"b_call_id": call_id})).scalar_one_or_none()
-        if existing is not None:
-            return int(existing)
-        result = await connection.execute(_INSERT_COMM, values)
-        return int(result.inserted_primary_key[0])
-    return op
+def _with_defaults(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` plus the Python-side column defaults an ORM insert would add."""
+    full = dict(values)
+    for name, default in _COMM_DEFAULTS.items():
+        if name not in full:
+            full[name] = default.arg(None) if default.is_callable else default.arg
+    return full
 
 
-def update_op(call_id: str, fields: dict[str, Any]) -> Operation:
+_FIND_ID_SQL = "SELECT id FROM communications WHERE call_id = {p} ORDER BY id LIMIT 1"
+_DRAFT_SQL: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def _draft_sql(dialect: str, keys: tuple[str, ...]) -> str:
+    """INSERT the draft unless the call has a communication already, RETURNING its id: one
+    statement (built once per database and set of columns)."""
+    sql = _DRAFT_SQL.get((dialect, keys))
+    if sql is None:
+        if dialect == "postgresql":
+            params = Columns.of(_COMMS, keys).pg_params()
+            call_id = f"${len(keys) + 1}::{_CALL_ID_PG}"
+        else:
+            params, call_id = ["?"] * len(keys), "?"
+        sql = _DRAFT_SQL[(dialect, keys)] = (
+            f"INSERT INTO {_COMMS.name} ({', '.join(keys)}) SELECT {', '.join(params)} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {_COMMS.name} WHERE call_id = {call_id}) "
+            "RETURNING id")
+    return sql
+
+
+_CALL_ID_PG = Columns(_COMMS, ("call_id",)).pg_types[0]
+
+
+class DraftOp:
+    """Create the draft communication unless one exists for this call id; its id."""
+
+    writes = True
+
+    def __init__(self, call_id: str, fields: dict[str, Any]) -> None:
+        self.call_id = call_id
+        values = _with_defaults({**fields, "call_id": call_id, "media": "phone",
+                                 "state": "draft"})
+        self.keys = tuple(sorted(values))
+        self.values = [values[k] for k in self.keys]
+
+    async def pg(self, conn: Any) -> int:
+        args = Columns.of(_COMMS, self.keys).pg_values(self.values)
+        created = await conn.fetchval(_draft_sql("postgresql", self.keys), *args, self.call_id)
+        if created is None:
+            created = await conn.fetchval(_FIND_ID_SQL.format(p="$1"), self.call_id)
+        return int(created)
+
+    def sqlite(self, conn: sqlite3.Connection) -> int:
+        args = Columns.of(_COMMS, self.keys).sqlite_values(self.values)
+        found = conn.execute(_draft_sql("sqlite", self.keys), [*args, self.call_id]).fetchone()
+        if found is None:
+            found = conn.execute(_FIND_ID_SQL.format(p="?"), (self.call_id,)).fetchone()
+        return int(found[0])
+
+
+_UPDATE_SQL: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def _update_sql(dialect: str, keys: tuple[str, ...]) -> str:
+    sql = _UPDATE_SQL.get((dialect, keys))
+    if sql is None:
+        if dialect == "postgresql":
+            params = Columns.of(_COMMS, keys).pg_params()
+            call_id = f"${len(keys) + 1}::{_CALL_ID_PG}"
+        else:
+            params, call_id = ["?"] * len(keys), "?"
+        sets = ", ".join(f"{k} = {p}" for k, p in zip(keys, params, strict=True))
+        sql = _UPDATE_SQL[(dialect, keys)] = (
+            f"UPDATE {_COMMS.name} SET {sets} WHERE call_id = {call_id}")
+    return sql
+
+
+class UpdateOp:
     """Set fields of the call's communication: one UPDATE statement, safe to repeat."""
-    values = {**fields, "updated_at": utcnow(), "b_call_id": call_id}
 
-    async def op(session: AsyncSession) -> int:
-        connection = await session.connection()
-        result = await connection.execute(_UPDATE_COMM, values)
-        count = int(getattr(result, "rowcount", 0) or 0)
+    writes = True
+
+    def __init__(self, call_id: str, fields: dict[str, Any]) -> None:
+        self.call_id = call_id
+        values = {**fields, "updated_at": utcnow()}
+        self.keys = tuple(sorted(values))
+        self.values = [values[k] for k in self.keys]
+
+    def _counted(self, count: int) -> int:
         if count == 0:
-            logger.error("no communication to update for call %s", call_id)
+            logger.error("no communication to update for call %s", self.call_id)
         return count
-    return op
+
+    async def pg(self, conn: Any) -> int:
+        cols = Columns.of(_COMMS, self.keys)
+        sql = _update_sql("postgresql", self.keys)
+        return self._counted(pg_count(await conn.execute(sql, *cols.pg_values(self.values),
+                                                         self.call_id)))
+
+    def sqlite(self, conn: sqlite3.Connection) -> int:
+        cols = Columns.of(_COMMS, self.keys)
+        sql = _update_sql("sqlite", self.keys)
+        return self._counted(conn.execute(sql, [*cols.sqlite_values(self.values),
+                                                self.call_id]).rowcount)
+
+
+def draft_op(call_id: str, fields: dict[str, Any]) -> DraftOp:
+    """Create the draft communication unless one exists for this call id; return its id."""
+    return DraftOp(call_id, fields)
+
+
+def update_op(call_id: str, fields: dict[str, Any]) -> UpdateOp:
+    """Set fields of the call's communication: one UPDATE statement, safe to repeat."""
+    return UpdateOp(call_id, fields)
 
 
 def contact_if_unset_op(call_id: str, contact_id: int) -> Operation:
@@ -323,9 +433,15 @@ class Journal:
 PERMANENT_ATTEMPTS = 3
 
 
+def _direct(op: Operation) -> bool:
+    return hasattr(op, "pg")
+
+
 def transient(exc: BaseException) -> bool:
     """Errors of a database that is away or restarting (worth retrying for ever), as opposed
     to errors of the statement itself (constraint or data errors)."""
+    if isinstance(exc, (Disconnected, Busy)):
+        return True
     if isinstance(exc, (IntegrityError, DataError, ProgrammingError)):
         return False
     if isinstance(exc, (OperationalError, InterfaceError, DBAPIError)):

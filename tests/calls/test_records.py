@@ -136,3 +136,33 @@ async def test_a_bad_write_in_a_shared_transaction_fails_only_itself(db):
     assert bad_draft.exception() is not None and bad.failures == 3
     assert (await records.communication("app:ok")) is not None
     assert (await records.communication("app:bad")) is None
+
+
+async def test_one_statement_writes_go_without_a_transaction_on_postgresql(db, monkeypatch):
+    """A lone draft or update is one statement: on PostgreSQL no BEGIN/COMMIT round trips
+    around it; writes that share a transaction (and SQLite's) keep theirs."""
+    import asyncpg.transaction
+
+    async with db.sessions() as session:   # the first connection initialises the dialect
+        await session.execute(select(1))
+    started: list[object] = []
+    real = asyncpg.transaction.Transaction.start
+
+    async def counted(self):  # noqa: ANN001, ANN202
+        started.append(self)
+        return await real(self)
+    monkeypatch.setattr(asyncpg.transaction.Transaction, "start", counted)
+    records = Records(db.sessions)
+    now = datetime.now(UTC)
+    first = await records.run(draft_op("app:1", {"direction": "incoming", "started_at": now}))
+    assert await records.run(draft_op("app:1", {"direction": "incoming"})) == first
+    assert await records.run(update_op("app:1", {"answered_at": now})) == 1
+    postgres = db.sessions.kw["bind"].dialect.name == "postgresql"
+    assert started == []      # PostgreSQL: none; SQLite: aiosqlite has no such transactions
+    await records.run(callback_op("app:1", None, "+35799123456", now))   # several statements
+    assert len(started) == (1 if postgres else 0)   # and this one keeps its transaction
+    async with db.sessions() as session:
+        comm = (await session.execute(select(Communication))).scalar_one()
+        assert (comm.id, comm.call_id, comm.state, comm.answered_at) == (first, "app:1",
+                                                                        "draft", now)
+        assert comm.created_at is not None and comm.media == "phone"
