@@ -209,7 +209,9 @@ def serve_env(ds: Dataset, sim: PbxSimulator, port: int, var: Path,
 async def start_serve(ds: Dataset, sim: PbxSimulator, var: Path, redis_url: str | None,
                       http: aiohttp.ClientSession) -> tuple[Watched, str]:
     port = free_port()
-    child = await spawn(["-m", "callcontrol", "serve", "--no-migrate", "--no-agi"],
+    profile = os.environ.get("CALLCONTROL_BENCH_CPROFILE")   # a file: cProfile of serve
+    prefix = ["-m", "cProfile", "-o", profile] if profile else []
+    child = await spawn([*prefix, "-m", "callcontrol", "serve", "--no-migrate", "--no-agi"],
                         serve_env(ds, sim, port, var, redis_url), var / "serve.log")
     base = f"http://127.0.0.1:{port}"
     try:
@@ -677,8 +679,10 @@ async def storm(ds: Dataset, *, rates: Sequence[float], duration: float,
     rng = random.Random(42)
     numbers = await caller_numbers(ds, 2000, rng)
     clock = PopClock()
+    keep = os.environ.get("CALLCONTROL_BENCH_KEEP")   # a folder: keep serve.log and the WAVs
     with tempfile.TemporaryDirectory(prefix="cc-storm-") as tmp:
-        var = Path(tmp)
+        var = Path(keep) if keep else Path(tmp)
+        var.mkdir(parents=True, exist_ok=True)
         sim = PbxSimulator(recordings_dir=var / "sim", time_scale=1.0)
         sim.add_event_listener(clock.listener)
         await sim.start("127.0.0.1", 0)
