@@ -40,7 +40,7 @@ def create_engine(url: str, *, call_path: bool = False) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if call_path:
-        engine = _create_async_engine(url, pool_size=10, max_overflow=10)
+        engine = _create_async_engine(url, pool_size=5, max_overflow=5)
         _check_quietly(engine)
     else:
         engine = _create_async_engine(url, pool_size=10, max_overflow=20)

@@ -129,7 +129,7 @@ class Direct:
         raise NotImplementedError
 
 
-def open_direct(url: str, *, max_size: int = 10) -> Direct:
+def open_direct(url: str, *, max_size: int = 8) -> Direct:
     """The direct access for a SQLAlchemy database URL (connections open on first use)."""
     from callcontrol.crm.db import async_url
 
