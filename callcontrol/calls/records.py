@@ -26,7 +26,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcontrol.crm.db import reading
+from callcontrol.crm.fastreads import fast_reads
 from callcontrol.crm.lookup import ContactMatch, find_contacts_by_phone
 from callcontrol.crm.models import Activity, Communication, Contact, Phone, utcnow
 from callcontrol.logs import call_context
@@ -54,7 +54,7 @@ class Records:
                  retry_initial: float = 0.05, retry_max: float = 2.0,
                  batch_max: int = BATCH_MAX) -> None:
         self.sessions = sessions
-        self.reads = reading(sessions)    # look-ups: one statement, no transaction
+        self.reads = fast_reads(sessions)  # look-ups: one statement, straight on the driver
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self.batch_max = batch_max
@@ -128,8 +128,7 @@ class Records:
                 future.set_result(result)
 
     async def lookup(self, e164: str) -> list[ContactMatch]:
-        async with self.reads() as session:
-            return await find_contacts_by_phone(session, e164)
+        return await find_contacts_by_phone(self.reads, e164)
 
     async def contact_phone(self, contact_id: int) -> tuple[Contact | None, str | None]:
         """The contact and its default (else first) E.164 phone number."""
