@@ -1,17 +1,18 @@
 """Caller look-up: E.164 number -> contacts with their pop summary, as the screen pop and the
-FastAGI script do it (one session per look-up, ``find_contacts_by_phone``)."""
+FastAGI script do it (``find_contacts_by_phone`` and ``find_callers`` through the engine's
+``FastReads``, as ``Records.lookup`` and the FastAGI service run them)."""
 
 from __future__ import annotations
 
 import random
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from bench.datasets import Dataset
 from bench.report import Row
 from callcontrol.agi.crm import find_callers
-from callcontrol.crm.db import reading
+from callcontrol.crm.fastreads import SQLITE_LOOP_BUDGET, FastReads, fast_reads
 from callcontrol.crm.lookup import find_contacts_by_phone
 from callcontrol.crm.models import Phone
 
@@ -34,33 +35,34 @@ async def _numbers(ds: Dataset, hits: int, misses: int, rng: random.Random) -> l
     return numbers
 
 
-async def _time(ds: Dataset, numbers: list[str]) -> tuple[list[float], int]:
+async def _time(reads: FastReads, numbers: list[str]) -> tuple[list[float], int]:
     samples, found = [], 0
-    reads = reading(ds.sessions)   # as call control and the FastAGI service open them
     for e164 in numbers:
         start = time.perf_counter_ns()
-        async with reads() as session:
-            matches = await find_contacts_by_phone(session, e164)
+        matches = await find_contacts_by_phone(reads, e164)
         samples.append((time.perf_counter_ns() - start) / 1e6)
         found += bool(matches)
     return samples, found
 
 
-_SESSIONS = {"postgresql": "; each look-up in its own session, the statement in AUTOCOMMIT "
-                           "(no BEGIN/ROLLBACK), as call control and FastAGI run it"}
+_HOW = {"sqlite3": "; the statement on a read-only sqlite3 connection (WAL) on the event loop, "
+                   "as call control and FastAGI run it",
+        "asyncpg": "; the statement prepared on a plain asyncpg connection (AUTOCOMMIT, no "
+                   "check per use), as call control and FastAGI run it",
+        "session": "; each look-up in its own session"}
+
+_PROBE = select(Phone.contact_id).where(Phone.e164 == bindparam("e164"))
 
 
-async def _index_probe(session, e164: str) -> None:
-    (await session.execute(select(Phone.contact_id).where(Phone.e164 == e164))).all()
+async def _index_probe(reads: FastReads, e164: str) -> None:
+    await reads.rows(_PROBE, {"e164": e164})
 
 
-async def _time_each(ds: Dataset, numbers: list[str], query) -> list[float]:
+async def _time_each(reads: FastReads, numbers: list[str], query) -> list[float]:
     samples = []
-    reads = reading(ds.sessions)
     for e164 in numbers:
         start = time.perf_counter_ns()
-        async with reads() as session:
-            await query(session, e164)
+        await query(reads, e164)
         samples.append((time.perf_counter_ns() - start) / 1e6)
     return samples
 
@@ -69,21 +71,37 @@ async def run(ds: Dataset, *, queries: int) -> list[Row]:
     rng = random.Random(8)
     hits, misses = queries * 4 // 5, queries // 5
     numbers = await _numbers(ds, hits, misses, rng)
-    await _time(ds, numbers[:WARMUP])
-    samples, found = await _time(ds, numbers)
-    await _time_each(ds, numbers[:WARMUP], find_callers)
-    agi = await _time_each(ds, numbers, find_callers)
-    index_only = await _time_each(ds, numbers, _index_probe)
+    reads = fast_reads(ds.engine)   # the one call control and the FastAGI service use
+    moved: list[str] = []
+
+    def count(fallbacks: int, reconnects: int) -> None:
+        fallbacks, reconnects = reads.fallbacks - fallbacks, reads.reconnects - reconnects
+        moved.append((f"; {fallbacks} of {len(numbers)} moved off the event loop (over "
+                      f"{SQLITE_LOOP_BUDGET * 1000:g} ms on it, or locked)"
+                      if reads.mode == "sqlite3" else "")
+                     + (f"; {reconnects} run again on a new connection" if reconnects else ""))
+
+    await _time(reads, numbers[:WARMUP])
+    before = reads.fallbacks, reads.reconnects
+    samples, found = await _time(reads, numbers)
+    count(*before)
+    await _time_each(reads, numbers[:WARMUP], find_callers)
+    before = reads.fallbacks, reads.reconnects
+    agi = await _time_each(reads, numbers, find_callers)
+    count(*before)
+    before = reads.fallbacks, reads.reconnects
+    index_only = await _time_each(reads, numbers, _index_probe)
+    count(*before)
     return [
         Row.timed(ds.backend, "screen-pop look-up", samples,
                   target=f"p99 < {TARGET_P99_MS:g} ms", limit=("p99", TARGET_P99_MS),
                   note=f"{found} of {len(numbers)} numbers matched a contact; the contact "
                   "rows and the pop summary (open requests, balances, flash notes) come in "
-                  "one statement" + _SESSIONS.get(ds.backend, "")),
+                  "one statement" + _HOW[reads.mode] + moved[0]),
         Row.timed(ds.backend, "FastAGI caller query", agi,
                   target=f"p99 < {TARGET_P99_MS:g} ms", limit=("p99", TARGET_P99_MS),
                   note="callcontrol.agi.crm.find_callers: one prepared statement with the "
-                  "two counts the dialplan routes on"),
+                  "two counts the dialplan routes on" + moved[1]),
         Row.timed(ds.backend, "phones.e164 index probe only", index_only,
-                  note="diagnostic: the same numbers, only the indexed phone query"),
+                  note="diagnostic: the same numbers, only the indexed phone query" + moved[2]),
     ]

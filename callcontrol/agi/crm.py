@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcontrol.crm.fastreads import FastReads, rows
 from callcontrol.crm.lookup import open_requests_of
 from callcontrol.crm.models import AccountReceivable, Contact, Phone
 
@@ -51,13 +52,13 @@ def _statement(limit: int):
 _CALLERS = _statement(MAX_MATCHES)
 
 
-async def find_callers(session: AsyncSession, e164: str) -> list[CallerMatch]:
-    """Contacts owning ``e164``, VIPs first, at most ``MAX_MATCHES``."""
+async def find_callers(session: AsyncSession | FastReads, e164: str) -> list[CallerMatch]:
+    """Contacts owning ``e164``, VIPs first, at most ``MAX_MATCHES`` (in ``session``, or
+    through the engine's ``FastReads`` as the FastAGI service runs it)."""
     if not e164:
         return []
-    rows = (await session.execute(_CALLERS, {"e164": e164})).all()
     return [CallerMatch(
         id=r.id, code=r.code, name=Contact.display_name.fget(r),  # type: ignore[attr-defined]
         vip=bool(r.vip), open_service_requests=int(r.open_requests or 0),
         balance_due=Decimal(str(r.balance or 0)).quantize(Decimal("0.01")),
-    ) for r in rows]
+    ) for r in await rows(session, _CALLERS, {"e164": e164})]

@@ -27,7 +27,6 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcontrol.crm.db import reading
 from callcontrol.crm.direct import (
     Busy,
     Columns,
@@ -37,6 +36,7 @@ from callcontrol.crm.direct import (
     open_direct_for,
     pg_count,
 )
+from callcontrol.crm.fastreads import fast_reads
 from callcontrol.crm.lookup import ContactMatch, find_contacts_by_phone
 from callcontrol.crm.models import Activity, Communication, Contact, Phone, utcnow
 from callcontrol.logs import call_context
@@ -69,7 +69,7 @@ class Records:
                  retry_initial: float = 0.05, retry_max: float = 2.0,
                  batch_max: int = BATCH_MAX, direct: Direct | None = None) -> None:
         self.sessions = sessions
-        self.reads = reading(sessions)    # look-ups: one statement, no transaction
+        self.reads = fast_reads(sessions)  # look-ups: one statement, straight on the driver
         self._owns_direct = direct is None
         self.direct = direct if direct is not None else open_direct_for(sessions)
         self.retry_initial = retry_initial
@@ -154,8 +154,7 @@ class Records:
                 future.set_result(result)
 
     async def lookup(self, e164: str) -> list[ContactMatch]:
-        async with self.reads() as session:
-            return await find_contacts_by_phone(session, e164)
+        return await find_contacts_by_phone(self.reads, e164)
 
     async def contact_phone(self, contact_id: int) -> tuple[Contact | None, str | None]:
         """The contact and its default (else first) E.164 phone number."""

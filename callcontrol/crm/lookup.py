@@ -2,7 +2,9 @@
 
 Every inbound call's pop runs it, so it is built for the hot path: one SQL statement, built
 once at import with bind parameters (SQLAlchemy memoises its cache key and reuses the compiled
-form; asyncpg keeps it prepared per connection), Core rows instead of ORM entities.
+form; asyncpg keeps it prepared per connection), Core rows instead of ORM entities. Call
+control (``Records.lookup``) runs it through the engine's ``FastReads``
+(``callcontrol.crm.fastreads``): the statement straight on the driver, without a session.
 
 The statement: a derived table picks the matching contacts (``phones.e164`` index, VIPs
 first, at most ``limit``); each of its rows carries correlated aggregates, each an index probe
@@ -26,6 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
+from callcontrol.crm.fastreads import FastReads, rows
 from callcontrol.crm.models import (
     AccountReceivable,
     Contact,
@@ -130,12 +133,15 @@ _POP = _statement()
 
 
 async def find_contacts_by_phone(
-    session: AsyncSession, e164: str, *, limit: int = 10, now: datetime | None = None
+    session: AsyncSession | FastReads, e164: str, *, limit: int = 10,
+    now: datetime | None = None,
 ) -> list[ContactMatch]:
     """Contacts owning ``e164`` (VIPs first, at most ``limit``) with their pop summary.
 
-    One SQL statement (none for an empty number or ``limit=0``). It is a Core statement, so
-    objects pending in ``session`` are not autoflushed first: flush them to have them seen.
+    One SQL statement (none for an empty number or ``limit=0``), in ``session`` or, on the
+    hot path, through the engine's ``FastReads`` (``callcontrol.crm.fastreads``). It is a
+    Core statement, so objects pending in a session are not autoflushed first: flush them
+    to have them seen.
     """
     if not isinstance(e164, str | None):
         raise TypeError(f"e164 must be a string, got {type(e164).__name__}")
@@ -143,16 +149,15 @@ async def find_contacts_by_phone(
         raise ValueError(f"limit must not be negative, got {limit}")
     if not e164 or not limit:
         return []
-    result = await session.execute(
-        _POP, {"e164": e164, "limit": limit, "now": now or utcnow()})
-    return _matches(result.all())
+    return _matches(await rows(
+        session, _POP, {"e164": e164, "limit": limit, "now": now or utcnow()}))
 
 
-def _matches(rows) -> list[ContactMatch]:
+def _matches(found) -> list[ContactMatch]:
     display_name = Contact.display_name.fget  # type: ignore[attr-defined]
     return [ContactMatch(
         id=row.id, code=row.code, name=display_name(row), kind=row.kind, vip=bool(row.vip),
         open_service_requests=int(row.open_requests or 0),
         balance_due=Decimal(str(row.balance or 0)).quantize(CENT), currency=row.currency,
         flash_notes=tuple(sorted((row.own_notes or []) + (row.account_notes or []))),
-    ) for row in rows]
+    ) for row in found]

@@ -3,9 +3,10 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from callcontrol.agi.service import start_agi_server
+from callcontrol.crm.fastreads import fast_reads
 from callcontrol.crm.models import Contact, Phone
 from callcontrol.crm.seed import seed
 from callcontrol.metrics import product_registry
@@ -25,12 +26,17 @@ async def test_real_crm_single_shared_and_unknown_numbers(db):
         host="127.0.0.1", port=0, request_timeout=3.0))
     registry = product_registry()
     server = await start_agi_server(config, db.sessions, registry)
+    through_the_engine: list[str] = []
+    event.listen(db.engine.sync_engine, "before_cursor_execute",
+                 lambda _c, _cu, statement, *_a: through_the_engine.append(statement))
     try:
         one = await call(server.port, "99123456")
         shared = await call(server.port, "+35799000000")
         nobody = await call(server.port, "+35799777777")
     finally:
         await server.close()
+    # the statement ran on the engine's fast reads (as call control's look-up), no session
+    assert through_the_engine == [] and fast_reads(db.sessions).mode in {"sqlite3", "asyncpg"}
     assert one["CC_VIP"] == "1" and one["CC_CONTACT_ID"] == str(ann.id)
     assert one["CC_CONTACT_CODE"] == ann.code and one["CC_ROUTE"] == "vip"
     assert "Nowak" in one["CALLERID(name)"] and one["CC_LOOKUP"] == "ok"
