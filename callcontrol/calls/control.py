@@ -1301,8 +1301,9 @@ class CallControl:
             if self._agent_chain.get(agent_id) is t:
                 del self._agent_chain[agent_id]
         task.add_done_callback(done)
-        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(asyncio.shield(task), self.agent_wait)
+        if self.agent_wait > 0:   # 0 (the default): no timer and shield per change
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(task), self.agent_wait)
 
     async def _agent_apply(self, previous: asyncio.Future[Any] | None, method: str,
                            agent_id: int, args: tuple[Any, ...]) -> None:

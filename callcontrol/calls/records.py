@@ -210,16 +210,20 @@ _FIND_ID_SQL = "SELECT id FROM communications WHERE call_id = {p} ORDER BY id LI
 _DRAFT_SQL: dict[tuple[str, tuple[str, ...]], str] = {}
 
 
+def _placeholders(dialect: str, keys: tuple[str, ...]) -> tuple[list[str], str]:
+    """The parameters for ``keys`` then the one for the call id, in the dialect's style."""
+    if dialect == "postgresql":
+        return (Columns.of(_COMMS, keys).pg_params(),
+                f"${len(keys) + 1}::{_CALL_ID_PG}")
+    return ["?"] * len(keys), "?"
+
+
 def _draft_sql(dialect: str, keys: tuple[str, ...]) -> str:
     """INSERT the draft unless the call has a communication already, RETURNING its id: one
     statement (built once per database and set of columns)."""
     sql = _DRAFT_SQL.get((dialect, keys))
     if sql is None:
-        if dialect == "postgresql":
-            params = Columns.of(_COMMS, keys).pg_params()
-            call_id = f"${len(keys) + 1}::{_CALL_ID_PG}"
-        else:
-            params, call_id = ["?"] * len(keys), "?"
+        params, call_id = _placeholders(dialect, keys)
         sql = _DRAFT_SQL[(dialect, keys)] = (
             f"INSERT INTO {_COMMS.name} ({', '.join(keys)}) SELECT {', '.join(params)} "
             f"WHERE NOT EXISTS (SELECT 1 FROM {_COMMS.name} WHERE call_id = {call_id}) "
@@ -263,11 +267,7 @@ _UPDATE_SQL: dict[tuple[str, tuple[str, ...]], str] = {}
 def _update_sql(dialect: str, keys: tuple[str, ...]) -> str:
     sql = _UPDATE_SQL.get((dialect, keys))
     if sql is None:
-        if dialect == "postgresql":
-            params = Columns.of(_COMMS, keys).pg_params()
-            call_id = f"${len(keys) + 1}::{_CALL_ID_PG}"
-        else:
-            params, call_id = ["?"] * len(keys), "?"
+        params, call_id = _placeholders(dialect, keys)
         sets = ", ".join(f"{k} = {p}" for k, p in zip(keys, params, strict=True))
         sql = _UPDATE_SQL[(dialect, keys)] = (
             f"UPDATE {_COMMS.name} SET {sets} WHERE call_id = {call_id}")

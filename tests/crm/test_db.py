@@ -18,9 +18,10 @@ async def _pid(sessions) -> int:  # noqa: ANN001
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("call_path", [False, True], ids=["pinged", "call-path"])
 async def test_a_connection_the_server_closed_is_replaced_before_anyone_uses_it(
-        postgres_database):
-    engine = crm_db.create_engine(postgres_database)
+        postgres_database, call_path):
+    engine = crm_db.create_engine(postgres_database, call_path=call_path)
     sessions = crm_db.session_factory(engine)
     try:
         killed = await _pid(sessions)
@@ -105,23 +106,6 @@ async def test_call_path_checkouts_of_quiet_connections_send_nothing(postgres_da
     try:
         pids = {await _pid(sessions) for _ in range(3)}
         assert len(pids) == 1 and pings == []    # the same connection, never pinged
-    finally:
-        await engine.dispose()
-
-
-@pytest.mark.postgres
-async def test_call_path_replaces_a_connection_the_server_closed(postgres_database):
-    engine = crm_db.create_engine(postgres_database, call_path=True)
-    sessions = crm_db.session_factory(engine)
-    try:
-        killed = await _pid(sessions)
-        admin = await asyncpg.connect(postgres_database.replace("+asyncpg", ""))
-        try:
-            await admin.execute("SELECT pg_terminate_backend($1)", killed)
-        finally:
-            await admin.close()
-        await asyncio.sleep(0.2)                 # the goodbye and the close arrive
-        assert await _pid(sessions) != killed    # no error: a new connection
     finally:
         await engine.dispose()
 
