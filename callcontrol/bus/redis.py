@@ -2,6 +2,12 @@
 
 2,000 agent websockets in one process share a single Redis subscription connection: the
 reader task fans each message out to the local subscribers of its topic.
+
+A message is delivered to this process's own subscribers at once, then published for the
+other processes; each bus marks what it publishes with its own origin and skips it when
+Redis hands it back. A pop for an agent connected to the process handling the call so
+reaches their socket without the trip through Redis and back (its JSON encoded, sent,
+received and decoded again), and still reaches them while Redis is away.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -33,13 +40,16 @@ class RedisBus(Bus):
         self._reader: asyncio.Task[None] | None = None
         self._confirm: dict[str, list[asyncio.Future[None]]] = {}
         self._lock = asyncio.Lock()
+        self._origin = uuid.uuid4().hex[:16]
 
     @property
     def name(self) -> str:
         return "redis"
 
     async def publish(self, topic: str, data: dict[str, Any]) -> None:
-        payload = json.dumps({"topic": topic, "data": data}, separators=(",", ":"))
+        self._local.deliver(Message(topic, data))
+        payload = json.dumps({"topic": topic, "data": data, "origin": self._origin},
+                             separators=(",", ":"))
         await self._redis.publish(self._prefix + topic, payload)
 
     async def _on_new_topics(self, topics: list[str]) -> None:
@@ -103,6 +113,8 @@ class RedisBus(Bus):
             return
         try:
             body = json.loads(raw["data"])
+            if body.get("origin") == self._origin:
+                return            # ours: delivered locally when published
             self._local.deliver(Message(body["topic"], body["data"]))
         except (ValueError, KeyError, TypeError):
             logger.warning("ignored a malformed bus message on %s", channel)

@@ -78,6 +78,42 @@ async def test_two_processes_share_messages_through_redis(redis_url: str, unique
         await b.close()
 
 
+async def test_a_process_gets_its_own_messages_once_and_at_once(redis_url: str,
+                                                                 unique_name: str) -> None:
+    """Local subscribers get a message when it is published (not after the trip through
+    Redis), exactly once, while the other process gets it through Redis."""
+    a, b = RedisBus(redis_url), RedisBus(redis_url)
+    topic = f"{unique_name}.agent.8"
+    try:
+        async with a.subscribe(topic) as mine, b.subscribe(topic) as theirs:
+            await a.publish(topic, {"n": 1})
+            first = mine.get_nowait()                     # delivered while publishing
+            assert first is not None and first.data == {"n": 1}
+            assert (await theirs.get(timeout=2)).data == {"n": 1}
+            await asyncio.sleep(0.1)                      # Redis has handed it back to a
+            assert mine.get_nowait() is None              # and a did not deliver it again
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_local_subscribers_get_messages_while_redis_is_away(unique_name: str) -> None:
+    bus = RedisBus("redis://127.0.0.1:1/0")
+    try:
+        with pytest.raises(Exception):  # noqa: B017 - redis-py's connection error
+            await bus.publish(f"{unique_name}.x", {"n": 1})
+        # subscribing needs Redis; delivery to existing local subscribers does not
+        from callcontrol.bus.base import Subscription as Sub
+
+        sub = Sub((f"{unique_name}.x",))
+        bus._local.add(sub)
+        with pytest.raises(Exception):  # noqa: B017
+            await bus.publish(f"{unique_name}.x", {"n": 2})
+        assert sub.get_nowait().data == {"n": 2}  # type: ignore[union-attr]
+    finally:
+        await bus.close()
+
+
 def test_a_subscriber_that_stops_reading_loses_oldest_not_memory() -> None:
     sub = Subscription(("t",), limit=3)
     from callcontrol.bus.base import Message
