@@ -48,9 +48,16 @@ class RedisBus(Bus):
 
     async def publish(self, topic: str, data: dict[str, Any]) -> None:
         self._local.deliver(Message(topic, data))
-        payload = json.dumps({"topic": topic, "data": data, "origin": self._origin},
-                             separators=(",", ":"))
-        await self._redis.publish(self._prefix + topic, payload)
+        await self._redis.publish(*self.envelope(topic, data))
+
+    def envelope(self, topic: str, data: dict[str, Any]) -> tuple[str, str]:
+        """The Redis channel and payload of a message, for a writer that publishes it in
+        a pipeline of its own (then :meth:`deliver_locally`)."""
+        return self._prefix + topic, json.dumps(
+            {"topic": topic, "data": data, "origin": self._origin}, separators=(",", ":"))
+
+    def deliver_locally(self, topic: str, data: dict[str, Any]) -> None:
+        self._local.deliver(Message(topic, data))
 
     async def _on_new_topics(self, topics: list[str]) -> None:
         if topics:

@@ -152,6 +152,20 @@ class RedisPopStore:
     async def remove(self, agent_id: int, call_id: str) -> None:
         await self._redis.hdel(self._key(agent_id), call_id)
 
+    async def put_and_publish(self, agent_id: int, call_id: str, message: dict[str, Any] | None,
+                              envelope: tuple[str, str]) -> None:
+        """Keep (``message``) or drop (None) a pop and publish a bus message, in one round
+        trip (MULTI/EXEC): the store and the publication never part."""
+        key = self._key(agent_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if message is None:
+                pipe.hdel(key, call_id)
+            else:
+                pipe.hset(key, call_id, json.dumps(message, separators=(",", ":")))
+                pipe.expire(key, self._ttl)
+            pipe.publish(*envelope)
+            await pipe.execute()
+
     async def all(self, agent_id: int) -> list[dict[str, Any]]:
         raw = await self._redis.hgetall(self._key(agent_id))
         return [json.loads(v) for v in raw.values()]
@@ -179,25 +193,44 @@ class PopService:
 
     async def ringing(self, agent_id: int, payload: dict[str, Any]) -> None:
         message = {**payload, "type": "call.ringing"}
-        await self._keep("keep a pop", self.store.put(agent_id, _call_id(payload), message))
-        await self._bus.publish(topic(agent_id), message)
+        await self._store_and_publish(agent_id, _call_id(payload), message, message)
         if self._pops_total is not None:
             self._pops_total.inc()
 
     async def answered(self, agent_id: int, call_id: str, payload: dict[str, Any]) -> None:
         message = {**payload, "call_id": call_id, "type": "call.answered"}
-        await self._keep("keep a pop", self.store.put(agent_id, call_id, message))
-        await self._bus.publish(topic(agent_id), message)
+        await self._store_and_publish(agent_id, call_id, message, message)
 
     async def ended(self, agent_id: int, call_id: str, payload: dict[str, Any]) -> None:
-        await self._keep("drop a pop", self.store.remove(agent_id, call_id))
-        await self._bus.publish(topic(agent_id),
-                                {**payload, "call_id": call_id, "type": "call.ended"})
+        await self._store_and_publish(agent_id, call_id, None,
+                                      {**payload, "call_id": call_id, "type": "call.ended"})
 
     async def closed(self, agent_id: int, call_id: str, reason: str) -> None:
-        await self._keep("drop a pop", self.store.remove(agent_id, call_id))
-        await self._bus.publish(topic(agent_id),
-                                {"type": "pop.closed", "call_id": call_id, "reason": reason})
+        await self._store_and_publish(agent_id, call_id, None,
+                                      {"type": "pop.closed", "call_id": call_id,
+                                       "reason": reason})
+
+    async def _store_and_publish(self, agent_id: int, call_id: str,
+                                 kept: dict[str, Any] | None, message: dict[str, Any]) -> None:
+        """Keep the pop (``kept``) or drop it (None), then publish ``message``: the store
+        first, so a socket that connects meanwhile finds it there if it missed it live.
+        With Redis for both, one round trip: the store and the publication in one
+        MULTI/EXEC, then this process's own subscribers (three round trips a call less)."""
+        name = topic(agent_id)
+        envelope = getattr(self._bus, "envelope", None)
+        if envelope is not None and isinstance(self.store, RedisPopStore):
+            try:
+                await self.store.put_and_publish(agent_id, call_id, kept, envelope(name, message))
+            except Exception:  # noqa: BLE001 - Redis away: each step on its own, as below
+                logger.warning("pop store and bus: one round trip failed; one step at a time")
+            else:
+                self._bus.deliver_locally(name, message)
+                return
+        if kept is None:
+            await self._keep("drop a pop", self.store.remove(agent_id, call_id))
+        else:
+            await self._keep("keep a pop", self.store.put(agent_id, call_id, kept))
+        await self._bus.publish(name, message)
 
     async def ack(self, agent_id: int, call_id: str) -> bool:
         """The agent's page showed the pop; replays say so (the page does not pop twice)."""

@@ -38,8 +38,8 @@ def test_contact_payload_carries_the_summary_with_exact_money():
     assert pop["started_at"] == "2026-11-23T11:00:00+00:00"
 
 
-async def _lifecycle(store) -> None:
-    bus = create_bus(None)
+async def _lifecycle(store, bus=None) -> None:
+    bus = bus or create_bus(None)
     metrics = product_registry()
     pops = PopService(bus, store, metrics)
     async with bus.subscribe("agent.1") as mine, bus.subscribe("agent.2") as other:
@@ -77,6 +77,38 @@ async def test_memory_store_keeps_active_pops_until_ended_or_closed():
 
 async def test_redis_store_keeps_active_pops_until_ended_or_closed(redis_url, unique_name):
     await _lifecycle(RedisPopStore(redis_url, prefix=f"{unique_name}:pops:"))
+
+
+class CountingRedisStore(RedisPopStore):
+    steps = 0
+
+    async def put(self, agent_id, call_id, message):
+        self.steps += 1
+        await super().put(agent_id, call_id, message)
+
+    async def remove(self, agent_id, call_id):
+        self.steps += 1
+        await super().remove(agent_id, call_id)
+
+
+async def test_with_redis_for_both_a_pop_is_kept_and_published_in_one_step(redis_url,
+                                                                            unique_name):
+    """Redis store and Redis bus: each pop message is stored (or dropped) and published in
+    one MULTI/EXEC; this process's subscribers get it once, another process's too."""
+    from callcontrol.bus.redis import RedisBus
+
+    bus, other = RedisBus(redis_url), RedisBus(redis_url)
+    store = CountingRedisStore(redis_url, prefix=f"{unique_name}:pops:")
+    try:
+        async with other.subscribe("agent.1") as theirs:
+            await _lifecycle(store, bus)
+            kinds = [(await theirs.get(timeout=2)).data["type"] for _ in range(5)]
+        assert kinds == ["call.ringing", "call.answered", "call.ended", "call.ringing",
+                         "pop.closed"]
+        assert store.steps == 1          # only ack() stored on its own
+    finally:
+        await bus.close()
+        await other.close()
 
 
 async def test_memory_store_forgets_pops_after_their_ttl():
