@@ -1237,8 +1237,18 @@ class PbxEngine:
                 out[path.stem] = path
         return out
 
+    def stored_recording(self, name: str) -> Path | None:
+        """The file of stored recording ``name``, as :meth:`stored_recordings` gives it, by
+        a stat per format instead of listing the folder: a call's recording is looked up
+        two to three times, and the folder holds every recording of the run."""
+        if not name or "/" in name or "\\" in name or name in (".", ".."):
+            return None
+        found = [path for fmt in audio.FORMATS
+                 if (path := self.recording_path(name, fmt)).is_file()]
+        return max(found) if found else None   # the listing's order: the last one wins
+
     def stored(self, name: str) -> Path:
-        path = self.stored_recordings().get(name)
+        path = self.stored_recording(name)
         if path is None:
             raise AriHttpError(404, "Recording not found")
         return path
@@ -1263,7 +1273,7 @@ class PbxEngine:
         if max_duration < 0:
             raise AriHttpError(400, "maxDurationSeconds must be >= 0")
         if name in self.live_recordings or (
-                if_exists == "fail" and name in self.stored_recordings()):
+                if_exists == "fail" and self.stored_recording(name) is not None):
             raise AriHttpError(409, f"Recording '{name}' already exists and can not be "
                                     "overwritten")
         uri = ("bridge:" if is_bridge else "channel:") + target.id
@@ -1344,8 +1354,9 @@ class PbxEngine:
             segments = rec.segments
             if rec.if_exists == "append" and path.exists() and rec.format == "wav":
                 segments = [(_wav_seconds(path), True), *segments]
-            for other in self.stored_recordings().values():
-                if other.stem == rec.name and other != path:
+            for fmt in audio.FORMATS:   # the same name in another format: replaced
+                other = self.recording_path(rec.name, fmt)
+                if other != path:
                     other.unlink(missing_ok=True)
             try:
                 audio.write(path, rec.format, segments)
@@ -1414,7 +1425,7 @@ class PbxEngine:
         if scheme == "tone":
             return float("inf")
         if scheme == "recording":
-            path = self.stored_recordings().get(what)
+            path = self.stored_recording(what)
             return _wav_seconds(path) if path is not None else None
         return None
 

@@ -407,7 +407,7 @@ def stored_copy(sim: PbxSimulator, p: Params, recordingName: str) -> Result:
     dest = p.get("destinationRecordingName")
     if not dest:
         raise AriHttpError(400, "destinationRecordingName is required")
-    if dest in sim.engine.stored_recordings():
+    if sim.engine.stored_recording(dest) is not None:
         raise AriHttpError(409, "A recording with the same name already exists on the system")
     if ".." in dest or dest.startswith("/"):
         raise AriHttpError(403, "Destination is not allowed")
