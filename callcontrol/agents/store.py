@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, literal, null, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -146,10 +146,9 @@ async def load(session: AsyncSession, user_id: int, *, create: bool = False,
 
 
 # Built once: a statement object's cache key is computed once, the SET columns come from
-# the parameters (the call path runs these four times per call)
+# the parameters (the pop preference; the call path's changes are ChangeOp, below)
 _CAS = update(_TABLE).where(_TABLE.c.user_id == bindparam("b_user_id"),
                             _TABLE.c.version == bindparam("b_version"))
-_RECORD = insert(_HISTORY)
 
 
 async def compare_and_set(session: AsyncSession, row: AgentRow,
@@ -163,136 +162,6 @@ async def compare_and_set(session: AsyncSession, row: AgentRow,
         **values, "version": row.version + 1, "b_user_id": row.user_id,
         "b_version": row.version})
     return getattr(result, "rowcount", 0) == 1
-
-
-async def record(session: AsyncSession, user_id: int, state: AgentState, reason: str | None,
-                 at: datetime) -> None:
-    """The history row of a transition (a Core INSERT in the same transaction)."""
-    connection = await session.connection()
-    await connection.execute(_RECORD, {"user_id": user_id, "state": state.value,
-                                       "reason": reason, "at": at})
-
-
-_CHANGES: dict[tuple[str, ...], Any] = {}
-
-
-def _change_statement(keys: tuple[str, ...]) -> Any:
-    """PostgreSQL: the compare-and-set and its history row as one statement (a data-
-    modifying CTE), built once per set of columns: one round trip, no transaction needed."""
-    statement = _CHANGES.get(keys)
-    if statement is None:
-        changed = (
-            _CAS.values({k: bindparam(f"v_{k}", type_=_TABLE.c[k].type) for k in keys})
-            .returning(_TABLE.c.user_id)
-            .cte("changed")
-        )
-        statement = _CHANGES[keys] = insert(_HISTORY).from_select(
-            ["user_id", "state", "reason", "at"],
-            select(changed.c.user_id,
-                   bindparam("h_state", type_=_HISTORY.c.state.type),
-                   bindparam("h_reason", type_=_HISTORY.c.reason.type),
-                   bindparam("h_at", type_=_HISTORY.c.at.type)))
-    return statement
-
-
-def one_statement_changes(session: AsyncSession) -> bool:
-    """Whether a change and its history row go as one statement (PostgreSQL), so the
-    session may run without a transaction around them (see :func:`change_and_record`)."""
-    return session.get_bind().dialect.name == "postgresql"
-
-
-async def change_and_record(session: AsyncSession, row: AgentRow, values: dict[str, Any],
-                            state: AgentState, reason: str | None, at: datetime) -> bool:
-    """Compare-and-set ``values`` and write the history row of the change, atomically.
-
-    PostgreSQL: one statement (the UPDATE in a CTE, the INSERT of the history row from
-    what it returned). SQLite: the two statements, in the session's transaction."""
-    if not one_statement_changes(session):
-        if not await compare_and_set(session, row, values):
-            return False
-        await record(session, row.user_id, state, reason, at)
-        return True
-    values = {**values, "version": row.version + 1}
-    params = {f"v_{k}": v for k, v in values.items()}
-    params.update(b_user_id=row.user_id, b_version=row.version, h_state=state.value,
-                  h_reason=reason, h_at=at)
-    connection = await session.connection()
-    result = await connection.execute(_change_statement(tuple(sorted(values))), params)
-    return getattr(result, "rowcount", 0) == 1
-
-
-_RESERVATIONS: dict[tuple[str, bool], Any] = {}
-
-
-def _reservation(session: AsyncSession, *, with_rows: bool) -> Any:
-    """The statement that takes the longest-idle ready agent (ready -> ringing), built once
-    per database and shape; parameters ``r_now`` and ``r_excluded`` (a list, may be empty).
-    ``with_rows``: PostgreSQL's one-statement form with the history row and the agent's
-    row (see :func:`reserve_and_record`)."""
-    dialect = session.get_bind().dialect.name
-    statement = _RESERVATIONS.get((dialect, with_rows))
-    if statement is not None:
-        return statement
-    now = bindparam("r_now", type_=_TABLE.c.since.type)
-    pick = (
-        select(T.user_id).where(
-            T.state == AgentState.READY.value,
-            T.user_id.in_(select(User.id).where(User.active.is_(True))),  # deactivated: never
-            T.user_id.not_in(bindparam("r_excluded", expanding=True)),
-        ).order_by(T.idle_since, T.user_id).limit(1)
-    )
-    if dialect == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    reserve = (
-        update(_TABLE).where(_TABLE.c.user_id == pick.scalar_subquery(),
-                             _TABLE.c.state == AgentState.READY.value)
-        .values(state=AgentState.RINGING.value, reason=None, since=now, wrapup_until=None,
-                resume_state=None, resume_reason=None, version=_TABLE.c.version + 1)
-    )
-    if not with_rows:
-        statement = reserve.returning(_TABLE.c.user_id)
-    else:
-        picked = reserve.returning(*[_TABLE.c[name] for name in _ROW_FIELDS]).cte("picked")
-        logged = insert(_HISTORY).from_select(
-            ["user_id", "state", "reason", "at"],
-            select(picked.c.user_id,
-                   literal(AgentState.RINGING.value, type_=_HISTORY.c.state.type),
-                   null(), now)).cte("logged")
-        statement = (
-            select(_USERS.c.id, _USERS.c.username, _USERS.c.extension, _USERS.c.device,
-                   *[picked.c[name] for name in _ROW_FIELDS])
-            .select_from(picked.join(_USERS, _USERS.c.id == picked.c.user_id))
-            .add_cte(logged)
-        )
-    _RESERVATIONS[(dialect, with_rows)] = statement
-    return statement
-
-
-async def reserve_one(session: AsyncSession, exclude: Iterable[int], now: datetime) -> int | None:
-    """ready -> ringing for the longest-idle agent, in one statement.
-
-    PostgreSQL: the candidate row is locked with FOR UPDATE SKIP LOCKED, so concurrent
-    reservers each take a different agent without waiting on each other. SQLite: writers are
-    serialised by the database lock and the statement re-checks ``state = 'ready'``.
-    """
-    connection = await session.connection()
-    result = await connection.execute(_reservation(session, with_rows=False),
-                                      {"r_now": now, "r_excluded": list(exclude)})
-    return result.scalar_one_or_none()
-
-
-async def reserve_and_record(session: AsyncSession, exclude: Iterable[int], now: datetime,
-                             ) -> tuple[UserRow, AgentRow] | None:
-    """PostgreSQL: :func:`reserve_one`, its history row and the reserved agent's row, as one
-    statement (data-modifying CTEs): one round trip, no transaction needed."""
-    connection = await session.connection()
-    found = (await connection.execute(_reservation(session, with_rows=True),
-                                      {"r_now": now, "r_excluded": list(exclude)})).first()
-    if found is None:
-        return None
-    user, row = _user_and_row(found)
-    assert row is not None
-    return user, row
 
 
 async def extension_owner(session: AsyncSession, extension: str) -> int | None:

@@ -116,9 +116,9 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def reading(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
-    """Sessions for statements that stand alone, on the hot path: the agent transitions (one
-    compare-and-set statement each, see ``callcontrol.agents.store.change_and_record``), and
-    the caller look-ups when ``callcontrol.crm.fastreads`` cannot run them on the driver.
+    """Sessions for statements that stand alone: the caller look-ups when
+    ``callcontrol.crm.fastreads`` cannot run them on the driver (the call path's writes run
+    on ``callcontrol.crm.direct``).
 
     On PostgreSQL they run in AUTOCOMMIT: the statement alone, without the BEGIN and COMMIT
     or ROLLBACK round trips a transaction around it costs (at a million contacts, look-up
