@@ -243,21 +243,32 @@ _RESULT_COLUMNS = (Contact.id, Contact.code, Contact.kind, Contact.vip, Contact.
 
 def _page_query(where: list[ColumnElement[bool]], offset: int, limit: int,
                 keyed: bool) -> Select[Any]:
-    """One page of contacts in name order (``search_name``, then id).
+    """One page of contacts in name order (``search_name``, then id), each with its default
+    (else first) phone and e-mail, in one statement.
 
     Keyed: the conditions are on ``cc_contacts_search``; the matches are sorted and cut to
     the page there, and only the page's contacts are read (the same order: the table holds
-    each contact's ``search_name``).
+    each contact's ``search_name``). The phone and e-mail are looked up for the page's rows
+    only, outside the sorted and limited query.
     """
-    if not keyed:
-        return (select(*_RESULT_COLUMNS).where(*where)
-                .order_by(Contact.search_name, Contact.id).offset(offset).limit(limit))
-    keys = (select(_KEYS.c.contact_id, _KEYS.c.search_name).where(*where)
-            .order_by(_KEYS.c.search_name, _KEYS.c.contact_id)
-            .offset(offset).limit(limit).subquery("page_keys"))
-    return (select(*_RESULT_COLUMNS).select_from(Contact)
-            .join(keys, keys.c.contact_id == Contact.id)
-            .order_by(keys.c.search_name, keys.c.contact_id))
+    if keyed:
+        keys = (select(_KEYS.c.contact_id, _KEYS.c.search_name).where(*where)
+                .order_by(_KEYS.c.search_name, _KEYS.c.contact_id)
+                .offset(offset).limit(limit).subquery("page_keys"))
+        page = (select(*_RESULT_COLUMNS, keys.c.search_name.label("sort_name"))
+                .select_from(Contact).join(keys, keys.c.contact_id == Contact.id)
+                .subquery("page"))
+    else:
+        page = (select(*_RESULT_COLUMNS, Contact.search_name.label("sort_name"))
+                .where(*where).order_by(Contact.search_name, Contact.id)
+                .offset(offset).limit(limit).subquery("page"))
+    phone = (select(Phone.raw).where(Phone.contact_id == page.c.id)
+             .order_by(Phone.is_default.desc(), Phone.id).limit(1).scalar_subquery())
+    email = (select(Email.address).where(Email.contact_id == page.c.id)
+             .order_by(Email.is_default.desc(), Email.id).limit(1).scalar_subquery())
+    return (select(*(page.c[c.key] for c in _RESULT_COLUMNS), phone.label("phone"),
+                   email.label("email"))
+            .order_by(page.c.sort_name, page.c.id))
 
 
 async def _run(session: AsyncSession, where: list[ColumnElement[bool]], page: int,
@@ -265,36 +276,14 @@ async def _run(session: AsyncSession, where: list[ColumnElement[bool]], page: in
     size = settings.page_size
     rows = (await session.execute(
         _page_query(where, (page - 1) * size, size + 1, keyed))).all()
-    has_next = len(rows) > size
-    rows = rows[:size]
-    phones, emails = await _contact_details(session, [r.id for r in rows])
-    hits = [Hit(r.id, r.code, _name(r), r.kind, r.vip, phones.get(r.id), emails.get(r.id))
-            for r in rows]
-    return ResultPage(hits, page, size, has_next)
+    hits = [Hit(r.id, r.code, _name(r), r.kind, r.vip, r.phone, r.email) for r in rows[:size]]
+    return ResultPage(hits, page, size, len(rows) > size)
 
 
 def _name(r: Any) -> str:
     if r.kind == "company":
         return r.company_name or ""
     return " ".join(p for p in (r.first_name, r.middle_name, r.last_name) if p)
-
-
-async def _contact_details(session: AsyncSession,
-                           ids: list[int]) -> tuple[dict[int, str], dict[int, str]]:
-    """The default (else first) phone and e-mail of each contact, in two queries."""
-    if not ids:
-        return {}, {}
-    phones: dict[int, str] = {}
-    for cid, raw in (await session.execute(
-            select(Phone.contact_id, Phone.raw).where(Phone.contact_id.in_(ids))
-            .order_by(Phone.contact_id, Phone.is_default.desc(), Phone.id))).all():
-        phones.setdefault(cid, raw)
-    emails: dict[int, str] = {}
-    for cid, address in (await session.execute(
-            select(Email.contact_id, Email.address).where(Email.contact_id.in_(ids))
-            .order_by(Email.contact_id, Email.is_default.desc(), Email.id))).all():
-        emails.setdefault(cid, address)
-    return phones, emails
 
 
 def _page(page: int | str | None) -> int:

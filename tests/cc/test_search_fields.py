@@ -10,7 +10,7 @@ from sqlalchemy import event, text
 from callcontrol.cc.like import SearchInputError
 from callcontrol.cc.search import advanced_search, communications_search, quick_search
 from callcontrol.cc.settings import Settings
-from callcontrol.crm.models import Communication, utcnow
+from callcontrol.crm.models import Communication, Email, Phone, utcnow
 from tests.cc import factories as f
 
 
@@ -204,3 +204,23 @@ async def test_pages_are_in_name_then_id_order_whichever_table_answers(db) -> No
     assert quick[:len(expected)] == expected and len(quick) == len(expected) + 1
     assert with_phone == expected
     assert with_type == expected
+
+
+async def test_each_hit_shows_the_default_phone_and_e_mail_else_the_first(db) -> None:
+    async with db.sessions() as session, session.begin():
+        both = await f.person(session, "Olga", "Default")
+        session.add_all([
+            Phone(contact_id=both.id, raw="111", e164="+111", is_default=False),
+            Phone(contact_id=both.id, raw="222", e164="+222", is_default=True),
+            Phone(contact_id=both.id, raw="333", e164="+333", is_default=False),
+            Email(contact_id=both.id, address="first@example.com", is_default=False),
+            Email(contact_id=both.id, address="second@example.com", is_default=False)])
+        await f.person(session, "Olga", "Nothing")
+    settings = Settings()
+    async with db.sessions() as session:
+        quick = await quick_search(session, settings, "contact.name", "olga", "like")
+        typed = await advanced_search(session, settings,
+                                      {"contact.name": "olga", "contact.kind": "person"})
+    for result in (quick, typed):
+        assert [(h.name, h.phone, h.email) for h in result.items] == [
+            ("Olga Default", "222", "first@example.com"), ("Olga Nothing", None, None)]
