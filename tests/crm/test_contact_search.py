@@ -99,3 +99,14 @@ async def test_the_migration_copies_existing_contacts_and_downgrades_cleanly(
             session.add(Contact(kind="person", first_name="After", last_name="Downgrade"))
     finally:
         await database.engine.dispose()
+
+
+async def test_a_rename_brings_back_a_missing_row(pg) -> None:
+    async with pg.sessions() as session, session.begin():
+        lost = Contact(kind="person", first_name="Lost", last_name="Row")
+        session.add(lost)
+    async with pg.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM cc_contacts_search"))
+    async with pg.sessions() as session, session.begin():
+        (await session.get(Contact, lost.id)).last_name = "Found"
+    assert await _in_step(pg) == {lost.id: "lost found"}
