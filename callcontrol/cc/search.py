@@ -3,6 +3,12 @@
 Every criterion becomes a bound SQL condition (see :mod:`callcontrol.cc.like`); criteria on
 a related table become ``contacts.id IN (SELECT contact_id ...)`` so PostgreSQL can use its
 trigram indexes and SQLite its FTS5 trigram table (``cc_contacts_fts``).
+
+Results come in name order (``search_name``, then id). On PostgreSQL a search whose
+criteria are the name and related tables only is keyed on ``cc_contacts_search`` (migration
+0006cs: ``contact_id`` and ``search_name``, kept in step by triggers, with its own trigram
+index): the matches are found and sorted in that narrow table, and ``contacts`` is read for
+the one page shown instead of for every match.
 """
 
 from __future__ import annotations
@@ -12,7 +18,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, column, false, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    column,
+    false,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy import table as sql_table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +55,8 @@ from callcontrol.crm.phones import normalise
 OPERATORS = ("=", "like")
 FTS_TABLE = "cc_contacts_fts"
 FTS_MIN = 3  # a trigram index needs three characters
+SEARCH_TABLE = "cc_contacts_search"
+_KEYS = sql_table(SEARCH_TABLE, column("contact_id", Integer), column("search_name", String))
 
 
 @dataclass(frozen=True)
@@ -135,7 +154,8 @@ def _source(key: str) -> str:
     return _SOURCE.get(key, key.split(".", 1)[0])
 
 
-def _clause(c: Criterion, settings: Settings, fts: bool) -> ColumnElement[bool]:
+def _clause(c: Criterion, settings: Settings, fts: bool,
+            name: ColumnElement[str]) -> ColumnElement[bool]:
     field = FIELDS[c.field]
     value = clean(c.value)
     if field.kind == "phone":
@@ -144,8 +164,9 @@ def _clause(c: Criterion, settings: Settings, fts: bool) -> ColumnElement[bool]:
         if value not in field.choices:
             raise SearchInputError(f"{field.label} must be one of {', '.join(field.choices)}")
         return Contact.kind == value
-    return _text_clause(_COLUMNS[c.field], field, c.operator, value,
-                        fts and c.field == "contact.name")
+    if c.field == "contact.name":
+        return _text_clause(name, field, c.operator, value, fts)
+    return _text_clause(_COLUMNS[c.field], field, c.operator, value, False)
 
 
 def _contact_ids(source: str, clauses: list[ColumnElement[bool]],
@@ -172,62 +193,97 @@ def _contact_ids(source: str, clauses: list[ColumnElement[bool]],
 
 
 def build_filter(criteria: list[Criterion], settings: Settings, *, fts: bool,
-                 address_scope: str = "any") -> list[ColumnElement[bool]]:
-    """All criteria must hold; criteria of one section hold on the same related row."""
+                 address_scope: str = "any", keyed: bool = False) -> list[ColumnElement[bool]]:
+    """All criteria must hold; criteria of one section hold on the same related row.
+
+    ``keyed``: the conditions are on ``cc_contacts_search`` instead of ``contacts`` (the
+    name and related tables only, see :func:`keyable`; PostgreSQL, never with ``fts``).
+    """
     if address_scope not in ADDRESS_SCOPES:
         raise SearchInputError(f"address scope must be one of {', '.join(ADDRESS_SCOPES)}")
+    if keyed and (fts or not keyable(criteria)):
+        raise ValueError("only name and related-table criteria can be keyed, never with FTS")
+    name, contact_id = ((_KEYS.c.search_name, _KEYS.c.contact_id) if keyed
+                        else (Contact.search_name, Contact.id))
     grouped: dict[str, list[ColumnElement[bool]]] = defaultdict(list)
     for c in criteria:
-        grouped[_source(c.field)].append(_clause(c, settings, fts))
+        grouped[_source(c.field)].append(_clause(c, settings, fts, name))
     where = list(grouped.pop("contact", []))
     for source, clauses in grouped.items():
-        where.append(Contact.id.in_(_contact_ids(source, clauses, address_scope)))
+        where.append(contact_id.in_(_contact_ids(source, clauses, address_scope)))
     return where
 
 
+def keyable(criteria: list[Criterion]) -> bool:
+    """Whether every criterion can be answered from ``cc_contacts_search``: the name, or a
+    related table (joined through the contact id); not the code or the type."""
+    return all(c.field == "contact.name" or _source(c.field) != "contact" for c in criteria)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
 def _is_sqlite(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
+    return _dialect(session) == "sqlite"
+
+
+async def _search(session: AsyncSession, criteria: list[Criterion], settings: Settings,
+                  page: int, address_scope: str = "any") -> ResultPage:
+    sqlite = _is_sqlite(session)
+    keyed = _dialect(session) == "postgresql" and keyable(criteria)
+    where = build_filter(criteria, settings, fts=sqlite, address_scope=address_scope,
+                         keyed=keyed)
+    return await _run(session, where, page, settings, keyed=keyed)
+
+
+_RESULT_COLUMNS = (Contact.id, Contact.code, Contact.kind, Contact.vip, Contact.first_name,
+                   Contact.middle_name, Contact.last_name, Contact.company_name)
+
+
+def _page_query(where: list[ColumnElement[bool]], offset: int, limit: int,
+                keyed: bool) -> Select[Any]:
+    """One page of contacts in name order (``search_name``, then id), each with its default
+    (else first) phone and e-mail, in one statement.
+
+    Keyed: the conditions are on ``cc_contacts_search``; the matches are sorted and cut to
+    the page there, and only the page's contacts are read (the same order: the table holds
+    each contact's ``search_name``). The phone and e-mail are looked up for the page's rows
+    only, outside the sorted and limited query.
+    """
+    if keyed:
+        keys = (select(_KEYS.c.contact_id, _KEYS.c.search_name).where(*where)
+                .order_by(_KEYS.c.search_name, _KEYS.c.contact_id)
+                .offset(offset).limit(limit).subquery("page_keys"))
+        page = (select(*_RESULT_COLUMNS, keys.c.search_name.label("sort_name"))
+                .select_from(Contact).join(keys, keys.c.contact_id == Contact.id)
+                .subquery("page"))
+    else:
+        page = (select(*_RESULT_COLUMNS, Contact.search_name.label("sort_name"))
+                .where(*where).order_by(Contact.search_name, Contact.id)
+                .offset(offset).limit(limit).subquery("page"))
+    phone = (select(Phone.raw).where(Phone.contact_id == page.c.id)
+             .order_by(Phone.is_default.desc(), Phone.id).limit(1).scalar_subquery())
+    email = (select(Email.address).where(Email.contact_id == page.c.id)
+             .order_by(Email.is_default.desc(), Email.id).limit(1).scalar_subquery())
+    return (select(*(page.c[c.key] for c in _RESULT_COLUMNS), phone.label("phone"),
+                   email.label("email"))
+            .order_by(page.c.sort_name, page.c.id))
 
 
 async def _run(session: AsyncSession, where: list[ColumnElement[bool]], page: int,
-               settings: Settings) -> ResultPage:
+               settings: Settings, *, keyed: bool = False) -> ResultPage:
     size = settings.page_size
     rows = (await session.execute(
-        select(Contact.id, Contact.code, Contact.kind, Contact.vip, Contact.first_name,
-               Contact.middle_name, Contact.last_name, Contact.company_name)
-        .where(*where).order_by(Contact.search_name, Contact.id)
-        .offset((page - 1) * size).limit(size + 1)
-    )).all()
-    has_next = len(rows) > size
-    rows = rows[:size]
-    phones, emails = await _contact_details(session, [r.id for r in rows])
-    hits = [Hit(r.id, r.code, _name(r), r.kind, r.vip, phones.get(r.id), emails.get(r.id))
-            for r in rows]
-    return ResultPage(hits, page, size, has_next)
+        _page_query(where, (page - 1) * size, size + 1, keyed))).all()
+    hits = [Hit(r.id, r.code, _name(r), r.kind, r.vip, r.phone, r.email) for r in rows[:size]]
+    return ResultPage(hits, page, size, len(rows) > size)
 
 
 def _name(r: Any) -> str:
     if r.kind == "company":
         return r.company_name or ""
     return " ".join(p for p in (r.first_name, r.middle_name, r.last_name) if p)
-
-
-async def _contact_details(session: AsyncSession,
-                           ids: list[int]) -> tuple[dict[int, str], dict[int, str]]:
-    """The default (else first) phone and e-mail of each contact, in two queries."""
-    if not ids:
-        return {}, {}
-    phones: dict[int, str] = {}
-    for cid, raw in (await session.execute(
-            select(Phone.contact_id, Phone.raw).where(Phone.contact_id.in_(ids))
-            .order_by(Phone.contact_id, Phone.is_default.desc(), Phone.id))).all():
-        phones.setdefault(cid, raw)
-    emails: dict[int, str] = {}
-    for cid, address in (await session.execute(
-            select(Email.contact_id, Email.address).where(Email.contact_id.in_(ids))
-            .order_by(Email.contact_id, Email.is_default.desc(), Email.id))).all():
-        emails.setdefault(cid, address)
-    return phones, emails
 
 
 def _page(page: int | str | None) -> int:
@@ -246,8 +302,7 @@ async def quick_search(session: AsyncSession, settings: Settings, field: str, va
     if field not in settings.quick_fields:
         raise SearchInputError(f"{field!r} is not enabled for quick search")
     criterion = Criterion(field, value, _operator(operator, settings))
-    where = build_filter([criterion], settings, fts=_is_sqlite(session))
-    return await _run(session, where, _page(page), settings)
+    return await _search(session, [criterion], settings, _page(page))
 
 
 async def advanced_search(session: AsyncSession, settings: Settings,
@@ -265,9 +320,7 @@ async def advanced_search(session: AsyncSession, settings: Settings,
         criteria.append(Criterion(key, value, op))
     if not criteria:
         raise SearchInputError("fill in at least one criterion")
-    where = build_filter(criteria, settings, fts=_is_sqlite(session),
-                         address_scope=address_scope or "any")
-    return await _run(session, where, _page(page), settings)
+    return await _search(session, criteria, settings, _page(page), address_scope or "any")
 
 
 @dataclass(frozen=True)

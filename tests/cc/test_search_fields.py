@@ -10,7 +10,7 @@ from sqlalchemy import event, text
 from callcontrol.cc.like import SearchInputError
 from callcontrol.cc.search import advanced_search, communications_search, quick_search
 from callcontrol.cc.settings import Settings
-from callcontrol.crm.models import Communication, utcnow
+from callcontrol.crm.models import Communication, Email, Phone, utcnow
 from tests.cc import factories as f
 
 
@@ -160,8 +160,67 @@ async def test_like_uses_the_trigram_index(db, crowd) -> None:
                 "EXPLAIN QUERY PLAN SELECT rowid FROM cc_contacts_fts "
                 "WHERE cc_contacts_fts MATCH '\"owal\"'"))).all()
             assert any("VIRTUAL TABLE INDEX" in str(row) for row in plan)
-        else:
+        else:  # the narrow copy of the names (0006cs), sorted there, then the page's contacts
+            assert "FROM cc_contacts_search" in search_sql
             await conn.execute(text("SET enable_seqscan = off"))
+            plan = (await conn.execute(text(
+                "EXPLAIN SELECT contact_id FROM cc_contacts_search "
+                "WHERE search_name LIKE '%owal%'"))).all()
+            assert any("ix_cc_contacts_search_name_trgm" in str(row) for row in plan)
             plan = (await conn.execute(text(
                 "EXPLAIN SELECT id FROM contacts WHERE search_name LIKE '%owal%'"))).all()
             assert any("ix_contacts_search_name_trgm" in str(row) for row in plan)
+
+
+async def test_pages_are_in_name_then_id_order_whichever_table_answers(db) -> None:
+    """Ties on the name go by id, page after page, whether PostgreSQL answers from
+    ``cc_contacts_search`` (name and related tables) or from ``contacts`` (with the type)."""
+    async with db.sessions() as session, session.begin():
+        made = [await f.person(session, first, last, phone=f"+4860100000{i}")
+                for i, (first, last) in enumerate([
+                    ("Jan", "Nowak"), ("Anna", "Nowak"), ("Jan", "Nowak"), ("Ewa", "Zając"),
+                    ("Jan", "Nowak"), ("Jan", "Nowak-Wiśniewski"), ("Jan", "Nowak")])]
+        await f.company(session, "Nowak Jan Sp. z o.o.")
+    people = sorted((c.search_name, c.id) for c in made if "nowak" in c.search_name)
+    expected = [i for _, i in people]
+    settings = Settings(number_of_records=2)
+
+    async def every_page(search) -> list[int]:
+        found, page = [], 1
+        while True:
+            result = await search(page)
+            found += [h.id for h in result.items]
+            if not result.has_next:
+                return found
+            page += 1
+
+    async with db.sessions() as session:
+        quick = await every_page(lambda n: quick_search(
+            session, settings, "contact.name", "%owak%", "like", n))
+        with_phone = await every_page(lambda n: advanced_search(
+            session, settings, {"contact.name": "%owak%", "contact.phone": "4860"}, page=n))
+        with_type = await every_page(lambda n: advanced_search(
+            session, settings, {"contact.name": "%owak%", "contact.kind": "person"}, page=n))
+    assert quick[:len(expected)] == expected and len(quick) == len(expected) + 1
+    assert with_phone == expected
+    assert with_type == expected
+
+
+async def test_each_hit_shows_the_default_phone_and_e_mail_else_the_first(db) -> None:
+    async with db.sessions() as session, session.begin():
+        both = await f.person(session, "Olga", "Default")
+        session.add_all([
+            Phone(contact_id=both.id, raw="111", e164="+111", is_default=False),
+            Phone(contact_id=both.id, raw="222", e164="+222", is_default=True),
+            Phone(contact_id=both.id, raw="333", e164="+333", is_default=False),
+            Email(contact_id=both.id, address="first@example.com", is_default=False),
+            Email(contact_id=both.id, address="second@example.com", is_default=False)])
+        await f.person(session, "Olga", "Nothing")
+    settings = Settings()
+    async with db.sessions() as session:
+        quick = await quick_search(session, settings, "contact.name", "olga", "like")
+        typed = await advanced_search(session, settings,
+                                      {"contact.name": "olga", "contact.kind": "person"})
+    for result in (quick, typed):
+        assert [(h.name, h.phone, h.email) for h in result.items] == [
+            ("Olga Default", "222", "first@example.com"), ("Olga Nothing", None, None)]
