@@ -345,7 +345,12 @@ class CallControl:
         logger.info("inbound call from %r (%s) args=%s", raw, call.e164 or "unknown",
                     ",".join(event.args))
         if not call.customer_answered:
-            await self._ari("ring", self.ari.channels.ring(call.customer_leg.id))
+            # sent alongside the look-up and the hunt, not before them (one ARI round trip
+            # less before the pop); whatever answers the caller waits for it first
+            call.ringing = asyncio.ensure_future(
+                self._ari("ring", self.ari.channels.ring(call.customer_leg.id)))
+            self._background.add(call.ringing)
+            call.ringing.add_done_callback(self._background.discard)
         self.queue_deadline(call, self.queue_max_wait)
         call.phase = Phase.QUEUED
         # the agent is reserved and rung while the caller is looked up; the pop goes out
@@ -361,6 +366,14 @@ class CallControl:
         if call.phase is Phase.RINGING and agent is not None and agent.agent_id is not None \
                 and agent.agent_id not in call.popped and not agent.gone:
             await self._pop(call, agent.agent_id)
+
+    async def _answer_caller(self, call: Call) -> None:
+        """Answer the caller, after the ring indication sent for them, if it is in flight."""
+        if call.ringing is not None:
+            await call.ringing
+            call.ringing = None
+        await self._ari("answer", self.ari.channels.answer(call.customer_leg.id))
+        call.customer_answered = True
 
     def queue_deadline(self, call: Call, wait: float) -> None:
         loop = asyncio.get_running_loop()
@@ -475,8 +488,7 @@ class CallControl:
             self._waiting.append(call)
         await self._ensure_bridge(call)
         if not call.customer_answered:
-            await self._ari("answer", self.ari.channels.answer(call.customer_leg.id))
-            call.customer_answered = True
+            await self._answer_caller(call)
         if not call.customer_leg.in_bridge:
             await self._ari("add caller to bridge",
                             self.ari.bridges.add_channel(call.bridge_id, call.customer_leg.id))
@@ -610,8 +622,7 @@ class CallControl:
         call.phase = Phase.MESSAGE
         call.pending_end = ("missed", "queue_timeout")
         if not call.customer_answered:
-            await self._ari("answer", self.ari.channels.answer(call.customer_leg.id))
-            call.customer_answered = True
+            await self._answer_caller(call)
         if call.moh and call.bridge_made:
             await self._ari("stop moh", self.ari.bridges.stop_moh(call.bridge_id))
             call.moh = False
@@ -677,8 +688,7 @@ class CallControl:
         call.cancel_timer("queue")
         await self._ensure_bridge(call)
         if not call.customer_answered:
-            await self._ari("answer", self.ari.channels.answer(call.customer.id))
-            call.customer_answered = True
+            await self._answer_caller(call)
         if call.moh:
             await self._ari("stop moh", self.ari.bridges.stop_moh(call.bridge_id))
             call.moh = False

@@ -98,6 +98,7 @@ class Call:
     stasis_start_at: datetime | None = None
     popped: set[int] = field(default_factory=set)   # agents who got a pop for this call
     adopted: bool = False
+    ringing: asyncio.Future[Any] | None = None   # the caller's ring indication, in flight
 
     def __post_init__(self) -> None:
         if not self.bridge_id:
