@@ -8,7 +8,7 @@ from sqlalchemy import select
 from callcontrol.cc import contact_view
 from callcontrol.cc.actions import Context, available
 from callcontrol.cc.fields import ACTIONS
-from callcontrol.cc.views.common import load_settings, path_id, pop_notice
+from callcontrol.cc.views.common import path_id, pop_notice, settings_in
 from callcontrol.crm.models import Communication
 from callcontrol.crm.states import LIFECYCLES
 from callcontrol.web.auth import SESSIONS, current_user
@@ -35,8 +35,8 @@ async def _call(session, call_id: str | None) -> dict | None:
 @page
 async def contact_page(request: web.Request) -> web.Response:
     contact_id = path_id(request)
-    settings = await load_settings(request)
-    async with request.app[SESSIONS]() as session:
+    async with request.app[SESSIONS]() as session, session.begin():  # one transaction
+        settings = await settings_in(request, session)
         contact = await contact_view.load_contact(session, contact_id)
         if contact is None:
             raise web.HTTPNotFound()
@@ -57,10 +57,17 @@ async def section_fragment(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in contact_view.SECTIONS:
         raise web.HTTPNotFound()
-    settings = await load_settings(request)
-    async with request.app[SESSIONS]() as session:
-        contact = await contact_view.load_contact(session, contact_id)
-        if contact is None:
+    # One session and transaction for the settings, the contact and the section: the five
+    # lazy sections of a page arrive together, and each checkout (with its ping on
+    # PostgreSQL) and commit is a round trip more per request.
+    async with request.app[SESSIONS]() as session, session.begin():
+        settings = await settings_in(request, session)
+        if name == "info":  # the only section that shows the contact's own rows
+            contact = await contact_view.load_contact(session, contact_id)
+            found = contact is not None
+        else:
+            contact, found = None, await contact_view.contact_exists(session, contact_id)
+        if not found:
             raise web.HTTPNotFound()
         data = await contact_view.section(session, name, contact_id, settings.section_limit)
     return await render(request, f"cc/sections/{name}.html", {
