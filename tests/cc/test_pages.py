@@ -117,6 +117,29 @@ async def test_a_lazy_section_reads_the_settings_the_contact_id_and_its_tables(c
         assert (await cc_app.client.get(f"/cc/contacts/999999/sections/{name}")).status == 404
 
 
+async def test_the_page_loads_its_lazy_sections_in_one_request(cc_app) -> None:
+    await cc_app.login("ada")
+    cid = await seed_contact(cc_app)
+    lazy = ("subscriptions", "financials", "work", "customer", "rewards")
+    page = await (await cc_app.client.get(f"/cc/contacts/{cid}")).text()
+    assert page.count('hx-trigger="load"') == 1
+    assert f'hx-get="/cc/contacts/{cid}/sections" hx-trigger="load" hx-swap="none"' in page
+    for name in lazy:  # each in its place, with a link to it alone (without JavaScript)
+        assert f'<section id="section-{name}"' in page
+        assert f'href="/cc/contacts/{cid}/sections/{name}"' in page
+    resp = await cc_app.client.get(f"/cc/contacts/{cid}/sections")
+    body = await resp.text()
+    assert resp.status == 200 and body.count("hx-swap-oob=") == len(lazy)
+    at = 0
+    for name in lazy:  # what each section's own URL serves, swapped into its place, in order
+        alone = await (await cc_app.client.get(f"/cc/contacts/{cid}/sections/{name}")).text()
+        found = body.find(f'<div hx-swap-oob="innerHTML:#section-{name}">\n{alone}', at)
+        assert found >= at, name
+        at = found + len(alone)
+    assert "B-100" in body
+    assert (await cc_app.client.get("/cc/contacts/999999/sections")).status == 404
+
+
 async def test_an_action_with_errors_then_success(cc_app) -> None:
     token = await cc_app.login("ada")
     cid = await seed_contact(cc_app)

@@ -76,6 +76,25 @@ async def section_fragment(request: web.Request) -> web.Response:
     })
 
 
+@page
+async def lazy_sections(request: web.Request) -> web.Response:
+    """Every lazy section of the page in one response, for htmx to swap each into its place
+    (out of band). The page loads them all at once anyway: five requests cost five times
+    the authentication, the settings, a session and its commit, and five responses."""
+    contact_id = path_id(request)
+    async with request.app[SESSIONS]() as session, session.begin():
+        settings = await settings_in(request, session)
+        if not await contact_view.contact_exists(session, contact_id):
+            raise web.HTTPNotFound()
+        parts = [(name, await contact_view.section(session, name, contact_id,
+                                                   settings.section_limit))
+                 for name in contact_view.SECTIONS[1:]]
+    return await render(request, "cc/sections/_lazy.html", {
+        "parts": parts, "lifecycles": LIFECYCLES, "limit": settings.section_limit,
+    })
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get(r"/cc/contacts/{id}", contact_page)
+    app.router.add_get(r"/cc/contacts/{id}/sections", lazy_sections)
     app.router.add_get(r"/cc/contacts/{id}/sections/{name}", section_fragment)
