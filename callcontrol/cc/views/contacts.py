@@ -57,9 +57,8 @@ async def section_fragment(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in contact_view.SECTIONS:
         raise web.HTTPNotFound()
-    # One session and transaction for the settings, the contact and the section: the five
-    # lazy sections of a page arrive together, and each checkout (with its ping on
-    # PostgreSQL) and commit is a round trip more per request.
+    # One session and transaction for the settings, the contact and the section: each
+    # checkout (with its ping on PostgreSQL) and commit is a round trip more.
     async with request.app[SESSIONS]() as session, session.begin():
         settings = await settings_in(request, session)
         if name == "info":  # the only section that shows the contact's own rows
