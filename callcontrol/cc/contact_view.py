@@ -199,11 +199,14 @@ async def load_contact(session: AsyncSession, contact_id: int) -> Contact | None
 
 async def contact_exists(session: AsyncSession, contact_id: int) -> bool:
     """One primary-key probe: all a section other than info needs of the contact."""
-    return await session.scalar(_exists_query(), {"contact_id": contact_id}) is not None
+    return bool(await _rows(session, _exists_query(), {"contact_id": contact_id}))
 
 
 async def _rows(session: AsyncSession, query: Select[Any], params: dict[str, Any]) -> list:
-    return list((await session.execute(query, params)).all())
+    # Core statements run on the session's connection (its transaction): the session's
+    # ORM execution path would only add Python time per statement.
+    connection = await session.connection()
+    return list((await connection.execute(query, params)).all())
 
 
 async def _listing(session: AsyncSession, name: str, contact_id: int,
