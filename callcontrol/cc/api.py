@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import Row
 
 from callcontrol.cc import actions, contact_view
 from callcontrol.cc import search as queries
@@ -34,6 +35,8 @@ def plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, Row):  # a Core row (the contact's sections)
+        return {k: plain(v) for k, v in value._mapping.items() if k not in SECRET_COLUMNS}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     if isinstance(value, contact_view.Listing):

@@ -166,12 +166,23 @@ async def test_storm_and_floor_run_at_a_tiny_scale(tiny_sqlite):
     assert reported == [rows[0]] and "same run" in reported[0].note
 
 
+def test_the_contact_view_benchmark_follows_what_the_page_loads() -> None:
+    html = ('<section id="section-work" hx-get="/no" hx-trigger="click"></section>'
+            '<div hidden hx-get="/cc/contacts/7/sections" hx-trigger="load" '
+            'hx-swap="none"></div><a href="/cc/contacts/7/sections/work">Show</a>'
+            '<div hx-trigger="load" hx-get="/other"></div>')
+    assert contact_view.loaded_by(html) == ["/cc/contacts/7/sections", "/other"]
+    assert contact_view.loaded_by("<p>nothing</p>") == []
+
+
 @pytest.mark.slow
 async def test_contact_view_runs_at_a_tiny_scale(tiny_sqlite):
     rows = await contact_view.run(tiny_sqlite, mode="smoke", queries=3)
     cases = [r.case for r in rows]
     assert cases[0] == "page /cc/contacts/{id}" and cases[-1].startswith("whole view")
     assert {f"section {n}" for n in contact_view.SECTIONS[1:]} <= set(cases)
+    lazy = rows[cases.index("lazy sections as the page loads them")]
+    assert "1 request (/cc/contacts/" in lazy.note and lazy.note.endswith("/sections)")
     assert all(r.n == 3 and r.p50_ms > 0 and r.backend == "sqlite" for r in rows)
     assert rows[0].verdict in ("meets", "MISSES") and "heavy contact" in rows[0].note
 

@@ -42,6 +42,8 @@ async def test_search_contact_and_action_over_the_api(cc_app) -> None:
     assert body["contact"]["display_name"] == "Maria Papadopoulou"
     assert body["financials"]["bills"][str(body["financials"]["accounts"]["rows"][0]["id"])][0][
         "amount"] == "9.99"
+    assert [v["serial_number"] for v in body["financials"]["vouchers"]["rows"]] == ["V-1"]
+    assert "secret_number" not in body["financials"]["vouchers"]["rows"][0]
     assert "TOPSECRET" not in await resp.text()
     resp = await cc_app.client.post("/api/v1/cc/actions/take-lead", headers=bearer(token),
                                     json={"contact": cid, "subject": "Fibre", "source": "web"})

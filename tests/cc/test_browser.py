@@ -142,3 +142,37 @@ async def test_supervisor_creates_and_activates_a_definition(page, live_server, 
     assert await page.input_value("#cti_password") == ""  # never sent back to the browser
     assert "s3cret-pass" not in await page.content()
     assert browser_console == []
+
+
+async def test_the_lazy_sections_load_together_each_in_its_place(page, live_server, login,
+                                                                 browser_console) -> None:
+    from decimal import Decimal
+
+    from callcontrol.crm.models import Bill, Communication, Job
+
+    await live_server.create_user("ada", PASSWORD, "agent")
+    async with live_server.sessions() as session, session.begin():
+        c = await f.person(session, "Anna", "Nowak")
+        acc = await f.account(session, c, "A-77")
+        await f.subscription(session, acc, "S-77")
+        session.add_all([Bill(account_id=acc.id, number="B-77", amount=Decimal("3.50")),
+                         Job(contact_id=c.id, state="Pending", subject="<b>fit</b> a dish"),
+                         Communication(contact_id=c.id, direction="incoming",
+                                       subject="asked about B-77")])
+    await login(page, live_server, "ada", PASSWORD)
+    requests: list[str] = []
+    page.on("request", lambda r: "/sections" in r.url and requests.append(r.url))
+    await page.goto(f"/cc/contacts/{c.id}")
+    await page.wait_for_selector("#section-rewards h3#h-customer-events")
+    expected = {"subscriptions": "S-77", "financials": "B-77", "work": "<b>fit</b> a dish",
+                "customer": "asked about B-77", "rewards": "Not a rewards participant"}
+    for name, text in expected.items():
+        section = page.locator(f"#section-{name}")
+        assert text in await section.inner_text(), name
+        assert await section.locator("text=Show ").count() == 0, name  # placeholder replaced
+        assert await section.locator("h2").count() == 1, name
+    assert await page.locator("#section-work b").count() == 0  # escaped, not markup
+    assert requests == [f"{live_server.url}/cc/contacts/{c.id}/sections"]
+    await page.click("#jobs-open-tab")  # the swapped-in tabs work as before
+    assert await page.locator("#jobs-open").is_visible()
+    assert browser_console == []

@@ -125,3 +125,53 @@ async def test_without_a_number_of_records_every_row_is_shown(db) -> None:
     open_states = set(LIFECYCLES["service_request"].open)
     assert all(r.state in open_states for r in sr["open"].rows)
     assert len(data["customer"]["communications"].rows) == 12
+
+
+async def _statements(db, name: str, contact_id: int, limit: int | None) -> list[str]:
+    seen: list[str] = []
+
+    def keep(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", keep)
+    try:
+        async with db.sessions() as session:
+            await section(session, name, contact_id, limit)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", keep)
+    return seen
+
+
+async def test_each_section_reads_each_of_its_tables_once(db) -> None:
+    async with db.sessions() as session, session.begin():
+        cid = await make_customer(session, "Tables", 30)
+    # info: accounts, open activities, flash notes; subscriptions: subscriptions, services,
+    # installed items; financials: accounts, bills, transactions, payments, wallets,
+    # vouchers; work: jobs, service requests (both tabs of each in one query); customer:
+    # activities, communications, notifications, leads; rewards: participants, schemes,
+    # reward transactions, customer events.
+    expected = {"info": 3, "subscriptions": 3, "financials": 6, "work": 2, "customer": 4,
+                "rewards": 4}
+    for limit in (10, None):
+        for name, count in expected.items():
+            statements = await _statements(db, name, cid, limit)
+            assert len(statements) == count, (name, limit, statements)
+
+
+async def test_both_tabs_come_newest_first_and_say_when_there_are_more(db) -> None:
+    async with db.sessions() as session, session.begin():
+        cid = await make_customer(session, "Tabs", 30)  # jobs: 18 open, 12 completed
+    async with db.sessions() as session:
+        cut = (await section(session, "work", cid, 12))["jobs"]
+        everything = (await section(session, "work", cid, None))["jobs"]
+    completed = set(LIFECYCLES["job"].completed)
+    assert [len(everything["open"].rows), len(everything["completed"].rows)] == [18, 12]
+    assert not everything["open"].more and not everything["completed"].more
+    for key in ("open", "completed"):
+        rows = everything[key].rows
+        assert all((r.state in completed) == (key == "completed") for r in rows)
+        assert [r.id for r in rows] == sorted((r.id for r in rows), reverse=True)
+    # 18 open rows: cut at 12, more; 12 completed rows: all of them, no more.
+    assert cut["open"].rows == everything["open"].rows[:12] and cut["open"].more
+    assert cut["completed"].rows == everything["completed"].rows
+    assert not cut["completed"].more

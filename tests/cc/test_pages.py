@@ -84,6 +84,62 @@ async def test_contact_page_sections_and_call_banner(cc_app) -> None:
     assert (await cc_app.client.get(f"/cc/contacts/{cid}/sections/nope")).status == 404
 
 
+async def test_a_lazy_section_reads_the_settings_the_contact_id_and_its_tables(cc_app) -> None:
+    from sqlalchemy import event
+
+    from callcontrol.app import ENGINE
+
+    await cc_app.login("ada")
+    cid = await seed_contact(cc_app)
+    statements: list[str] = []
+
+    def keep(_conn, _cursor, statement, *_args) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engine = cc_app.client.app[ENGINE]
+    event.listen(engine.sync_engine, "before_cursor_execute", keep)
+    try:
+        resp = await cc_app.client.get(f"/cc/contacts/{cid}/sections/work")
+        assert resp.status == 200 and "Jobs and service requests" in await resp.text()
+        work = list(statements)
+        statements.clear()
+        assert (await cc_app.client.get(f"/cc/contacts/{cid}/sections/info")).status == 200
+        info = list(statements)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", keep)
+    tables = ("FROM phones", "FROM emails", "FROM addresses")
+    assert not [s for s in work if s.startswith("SELECT") and any(t in s for t in tables)]
+    assert all(any(t in s for s in info) for t in tables)  # info shows them
+    assert sum("FROM communication_centre_definitions" in s for s in work) == 1
+    assert sum("FROM jobs" in s for s in work) == sum("FROM service_requests" in s
+                                                      for s in work) == 1
+    for name in ("work", "info"):
+        assert (await cc_app.client.get(f"/cc/contacts/999999/sections/{name}")).status == 404
+
+
+async def test_the_page_loads_its_lazy_sections_in_one_request(cc_app) -> None:
+    await cc_app.login("ada")
+    cid = await seed_contact(cc_app)
+    lazy = ("subscriptions", "financials", "work", "customer", "rewards")
+    page = await (await cc_app.client.get(f"/cc/contacts/{cid}")).text()
+    assert page.count('hx-trigger="load"') == 1
+    assert f'hx-get="/cc/contacts/{cid}/sections" hx-trigger="load" hx-swap="none"' in page
+    for name in lazy:  # each in its place, with a link to it alone (without JavaScript)
+        assert f'<section id="section-{name}"' in page
+        assert f'href="/cc/contacts/{cid}/sections/{name}"' in page
+    resp = await cc_app.client.get(f"/cc/contacts/{cid}/sections")
+    body = await resp.text()
+    assert resp.status == 200 and body.count("hx-swap-oob=") == len(lazy)
+    at = 0
+    for name in lazy:  # what each section's own URL serves, swapped into its place, in order
+        alone = await (await cc_app.client.get(f"/cc/contacts/{cid}/sections/{name}")).text()
+        found = body.find(f'<div hx-swap-oob="innerHTML:#section-{name}">\n{alone}', at)
+        assert found >= at, name
+        at = found + len(alone)
+    assert "B-100" in body
+    assert (await cc_app.client.get("/cc/contacts/999999/sections")).status == 404
+
+
 async def test_an_action_with_errors_then_success(cc_app) -> None:
     token = await cc_app.login("ada")
     cid = await seed_contact(cc_app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from aiohttp_session import get_session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcontrol.app import CONFIG
 from callcontrol.cc.definitions import active_definition
@@ -18,8 +19,14 @@ WRITE_ROLES = ("agent", "supervisor", "admin")
 
 async def load_settings(request: web.Request) -> Settings:
     async with request.app[SESSIONS]() as session, session.begin():
-        definition = await active_definition(session)
-        return Settings.from_definition(definition, request.app[CONFIG].default_region)
+        return await settings_in(request, session)
+
+
+async def settings_in(request: web.Request, session: AsyncSession) -> Settings:
+    """The settings, read in the caller's transaction (which commits: the default
+    definition is created when there is none)."""
+    definition = await active_definition(session)
+    return Settings.from_definition(definition, request.app[CONFIG].default_region)
 
 
 def path_id(request: web.Request, name: str = "id") -> int:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from callcontrol.cc import contact_view
 from callcontrol.cc.actions import Context, available
 from callcontrol.cc.fields import ACTIONS
-from callcontrol.cc.views.common import load_settings, path_id, pop_notice
+from callcontrol.cc.views.common import path_id, pop_notice, settings_in
 from callcontrol.crm.models import Communication
 from callcontrol.crm.states import LIFECYCLES
 from callcontrol.web.auth import SESSIONS, current_user
@@ -35,8 +35,8 @@ async def _call(session, call_id: str | None) -> dict | None:
 @page
 async def contact_page(request: web.Request) -> web.Response:
     contact_id = path_id(request)
-    settings = await load_settings(request)
-    async with request.app[SESSIONS]() as session:
+    async with request.app[SESSIONS]() as session, session.begin():  # one transaction
+        settings = await settings_in(request, session)
         contact = await contact_view.load_contact(session, contact_id)
         if contact is None:
             raise web.HTTPNotFound()
@@ -57,10 +57,16 @@ async def section_fragment(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in contact_view.SECTIONS:
         raise web.HTTPNotFound()
-    settings = await load_settings(request)
-    async with request.app[SESSIONS]() as session:
-        contact = await contact_view.load_contact(session, contact_id)
-        if contact is None:
+    # One session and transaction for the settings, the contact and the section: each
+    # checkout (with its ping on PostgreSQL) and commit is a round trip more.
+    async with request.app[SESSIONS]() as session, session.begin():
+        settings = await settings_in(request, session)
+        if name == "info":  # the only section that shows the contact's own rows
+            contact = await contact_view.load_contact(session, contact_id)
+            found = contact is not None
+        else:
+            contact, found = None, await contact_view.contact_exists(session, contact_id)
+        if not found:
             raise web.HTTPNotFound()
         data = await contact_view.section(session, name, contact_id, settings.section_limit)
     return await render(request, f"cc/sections/{name}.html", {
@@ -69,6 +75,25 @@ async def section_fragment(request: web.Request) -> web.Response:
     })
 
 
+@page
+async def lazy_sections(request: web.Request) -> web.Response:
+    """Every lazy section of the page in one response, for htmx to swap each into its place
+    (out of band). The page loads them all at once anyway: five requests cost five times
+    the authentication, the settings, a session and its commit, and five responses."""
+    contact_id = path_id(request)
+    async with request.app[SESSIONS]() as session, session.begin():
+        settings = await settings_in(request, session)
+        if not await contact_view.contact_exists(session, contact_id):
+            raise web.HTTPNotFound()
+        parts = [(name, await contact_view.section(session, name, contact_id,
+                                                   settings.section_limit))
+                 for name in contact_view.SECTIONS[1:]]
+    return await render(request, "cc/sections/_lazy.html", {
+        "parts": parts, "lifecycles": LIFECYCLES, "limit": settings.section_limit,
+    })
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get(r"/cc/contacts/{id}", contact_page)
+    app.router.add_get(r"/cc/contacts/{id}/sections", lazy_sections)
     app.router.add_get(r"/cc/contacts/{id}/sections/{name}", section_fragment)
