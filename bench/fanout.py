@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from sqlalchemy import select
 
 from bench import storm
 from bench.datasets import Dataset
 from bench.report import Row
+from callcontrol.crm.models import AgentStateChange
 from callcontrol.pbxsim import PbxSimulator
 
 NAME = "fan-out"
@@ -67,6 +69,19 @@ async def _one_call(sim: PbxSimulator, clock: storm.PopClock, number: str,
     await storm.poll(lambda: not sim.channels, storm.GIVE_UP_AFTER + 2)
 
 
+async def _not_ready_report(ds: Dataset, agent: storm.Agent, child: storm.Watched) -> str:
+    """When the agent did not return to ready: their last persisted state changes and the end
+    of callcontrol's log (its folder is deleted with the run; more in it with
+    CALLCONTROL_BENCH_LOG_LEVEL=INFO)."""
+    async with ds.sessions() as session:
+        rows = (await session.execute(
+            select(AgentStateChange.state, AgentStateChange.at)
+            .where(AgentStateChange.user_id == agent.user_id)
+            .order_by(AgentStateChange.id.desc()).limit(12))).all()
+    changes = ", ".join(f"{at:%H:%M:%S.%f}"[:-3] + f" {state}" for state, at in reversed(rows))
+    return f"its last state changes: {changes}\ncallcontrol's log:\n{child.tail(40)}"
+
+
 async def measure(ds: Dataset, *, sockets: int, calls: int, redis_url: str | None,
                   backend: str) -> list[Row]:
     agents = await storm.ensure_agents(ds, sockets)
@@ -83,16 +98,23 @@ async def measure(ds: Dataset, *, sockets: int, calls: int, redis_url: str | Non
             async with aiohttp.ClientSession(connector=connector) as http:
                 child, base = await storm.start_serve(ds, sim, var, redis_url, http)
                 ws = storm.AgentSockets(http, clock)
+
+                async def one_call(number: str) -> None:
+                    try:
+                        await _one_call(sim, clock, number, http, base, agents[0])
+                    except RuntimeError as exc:
+                        report = await _not_ready_report(ds, agents[0], child)
+                        raise RuntimeError(f"{exc}; {report}") from exc
                 try:
                     await storm.cti_login_all(http, base, agents[:1])
                     url = base.replace("http", "ws", 1) + "/api/v1/ws"
                     await ws.connect(url, agents[0].headers)
                     for number in numbers[:3]:  # warm: every code path of a call has run
-                        await _one_call(sim, clock, number, http, base, agents[0])
+                        await one_call(number)
                     await asyncio.sleep(0.5)
                     clock.reset()  # the baseline: the same calls with no other socket open
                     for number in numbers[3:3 + calls // 2]:
-                        await _one_call(sim, clock, number, http, base, agents[0])
+                        await one_call(number)
                     alone = clock.latencies_ms()
                     await asyncio.sleep(0.5)
                     rss_before = child.rss()
@@ -109,7 +131,7 @@ async def measure(ds: Dataset, *, sockets: int, calls: int, redis_url: str | Non
                     rss_after = child.rss()
                     clock.reset()
                     for number in numbers[3:3 + calls]:
-                        await _one_call(sim, clock, number, http, base, agents[0])
+                        await one_call(number)
                     peak = await child.stop_sampling()
                     rss_end = child.rss()
                     errors, refused = list(ws.errors), list(ws.refused)

@@ -116,8 +116,12 @@ class AgentService:
                                    "0002ag): run `callcontrol db upgrade`") from exc
             raise
         for user_id, until in pending:
-            # Not armed here, or armed for an older wrap-up another process replaced.
-            if user_id not in self._timers or self._deadlines.get(user_id) != until:
+            # Not armed here, or armed for an older wrap-up another process replaced (a
+            # later deadline). An earlier one is a wrap-up this read saw before the agent
+            # finished it here and took another call: re-arming it would cancel the timer
+            # of the current wrap-up (and leave the agent in it until the next sweep).
+            armed = self._deadlines.get(user_id) if user_id in self._timers else None
+            if armed is None or (until is not None and until > armed):
                 self._arm(user_id, until or utcnow())
 
     async def _sweep(self) -> None:

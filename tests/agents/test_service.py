@@ -380,3 +380,39 @@ async def test_another_process_change_is_seen_by_the_next_transition(db, service
         ("ready", None), ("not_ready", "break"), ("ready", None), ("not_ready", "lunch"),
         ("not_ready", "meeting")]
     assert (await service.get(uid)).reason == "meeting"
+
+
+async def test_a_sweep_that_read_an_earlier_wrap_up_leaves_the_current_timer_alone(
+        db, monkeypatch):
+    """The sweeper reads the wrap-ups, then arms timers: an agent who meanwhile finished that
+    wrap-up and took another call must keep the timer of the new wrap-up (re-arming the
+    older deadline cancelled it, and the agent stayed in wrap-up until the next sweep)."""
+    from callcontrol.agents import store
+
+    [uid] = await _agents(db, 1)
+    svc = AgentService(db.sessions, create_bus(None), wrapup_seconds=0.2,
+                       sweep_seconds=3600)  # only the sweep this test runs
+    await svc.start()
+    try:
+        await svc.cti_login(uid)
+        await svc.reserve()
+        await svc.answered(uid)
+        await svc.call_ended(uid)
+        async with db.sessions() as session:
+            read_then = await store.wrapups(session)  # what a slow sweep read
+        assert [u for u, _ in read_then] == [uid]
+        await asyncio.sleep(0.4)
+        assert (await svc.get(uid)).state is S.READY
+        await svc.reserve()
+        await svc.answered(uid)
+        await svc.call_ended(uid)  # the next call's wrap-up, its own timer armed
+
+        async def stale(session):
+            return read_then
+        monkeypatch.setattr(store, "wrapups", stale)
+        await svc._rearm()  # the sweep lands now, with what it read before
+        await asyncio.sleep(0.5)
+        assert (await svc.get(uid)).state is S.READY
+        assert [s for s, _ in await _history(db, uid)].count("ready") == 3
+    finally:
+        await svc.close()

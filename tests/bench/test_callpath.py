@@ -203,6 +203,31 @@ async def test_fanout_runs_at_a_tiny_scale_on_postgres_and_redis(postgres_server
     assert "11 hello messages" in mem.note and mem.verdict == ""  # target is at 2,000
 
 
+async def test_fanout_says_what_happened_to_an_agent_who_did_not_return_to_ready(
+        tiny_sqlite, tmp_path):
+    from callcontrol.agents.service import AgentService
+    from callcontrol.bus import create_bus
+
+    [agent] = await storm.ensure_agents(tiny_sqlite, 1)
+    service = AgentService(tiny_sqlite.sessions, create_bus(None), wrapup_seconds=30)
+    try:
+        await service.cti_login(agent.user_id)
+        await service.reserve()
+        await service.answered(agent.user_id)
+    finally:
+        await service.close()
+
+    class Child:  # callcontrol serve's log, as storm.Watched keeps it
+        def tail(self, lines: int) -> str:
+            return "WARNING something callcontrol said"
+    report = await fanout._not_ready_report(tiny_sqlite, agent, Child())
+    changes, log = report.split("\n", 1)
+    assert changes.startswith("its last state changes: ")
+    assert [c.split()[-1] for c in changes.split(": ", 1)[1].split(", ")] == [
+        "ready", "ringing", "on_call"]  # oldest first, each with its time
+    assert log == "callcontrol's log:\nWARNING something callcontrol said"
+
+
 def _result(name: str, rows: list[dict], mode: str = "full") -> dict:
     return {"name": name, "command": f"python -m bench --{mode}", "started_at": "2026-11-23",
             "scale": {"mode": mode, "contacts": 100_000}, "rows": rows,
