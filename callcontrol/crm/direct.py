@@ -45,6 +45,7 @@ from sqlalchemy.engine import make_url
 logger = logging.getLogger(__name__)
 
 _PG = postgresql.dialect()
+CONNECT_TIMEOUT = 5.0   # seconds to open a PostgreSQL connection (a server away: retried)
 _SQLITE = SQLiteDialect_pysqlite()
 
 
@@ -177,8 +178,8 @@ class PgDirect(Direct):
                 return conn
             conn.terminate()   # closed, or the server said something: its goodbye
         try:
-            return await asyncpg.connect(self._dsn)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            return await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             self._slots.release()
             raise Disconnected(f"cannot connect to PostgreSQL: {exc}") from exc
 

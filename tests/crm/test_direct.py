@@ -160,3 +160,34 @@ async def test_postgres_connection_killed_is_a_disconnect_then_replaced(postgres
     finally:
         await admin.close()
         await direct.close()
+
+
+async def test_postgres_away_is_a_disconnect_soon(unused_tcp_port):
+    """A PostgreSQL that does not answer: Disconnected (which callers retry) within the
+    connect timeout, not a call path stuck for a minute."""
+    import time
+
+    from callcontrol.crm import direct as direct_module
+
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", unused_tcp_port)
+    direct = open_direct(f"postgresql+asyncpg://postgres@127.0.0.1:{unused_tcp_port}/x")
+    old = direct_module.CONNECT_TIMEOUT
+    direct_module.CONNECT_TIMEOUT = 0.3
+
+    class One:
+        writes = False
+
+        async def pg(self, conn: asyncpg.Connection) -> int:  # pragma: no cover
+            return 1
+
+        def sqlite(self, conn: object) -> None:  # pragma: no cover
+            raise AssertionError
+    try:
+        started = time.monotonic()
+        with pytest.raises(Disconnected):
+            await direct.run(One())
+        assert time.monotonic() - started < 2.0
+    finally:
+        direct_module.CONNECT_TIMEOUT = old
+        server.close()
+        await direct.close()
