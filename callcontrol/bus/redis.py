@@ -41,6 +41,8 @@ class RedisBus(Bus):
         self._confirm: dict[str, list[asyncio.Future[None]]] = {}
         self._lock = asyncio.Lock()
         self._origin = uuid.uuid4().hex[:16]
+        # what our own messages start with: skipped without decoding them (envelope())
+        self._own = f'{{"origin":"{self._origin}",'.encode()
 
     @property
     def name(self) -> str:
@@ -54,7 +56,7 @@ class RedisBus(Bus):
         """The Redis channel and payload of a message, for a writer that publishes it in
         a pipeline of its own (then :meth:`deliver_locally`)."""
         return self._prefix + topic, json.dumps(
-            {"topic": topic, "data": data, "origin": self._origin}, separators=(",", ":"))
+            {"origin": self._origin, "topic": topic, "data": data}, separators=(",", ":"))
 
     def deliver_locally(self, topic: str, data: dict[str, Any]) -> None:
         self._local.deliver(Message(topic, data))
@@ -118,6 +120,9 @@ class RedisBus(Bus):
             return
         if kind != "message":
             return
+        data = raw.get("data")
+        if isinstance(data, bytes) and data.startswith(self._own):
+            return                # ours: delivered locally when published
         try:
             body = json.loads(raw["data"])
             if body.get("origin") == self._origin:
