@@ -178,7 +178,9 @@ class PgDirect(Direct):
                 return conn
             conn.terminate()   # closed, or the server said something: its goodbye
         try:
-            return await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT)
+            conn = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT)
+            logger.debug("call path: opened a PostgreSQL connection")
+            return conn
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             self._slots.release()
             raise Disconnected(f"cannot connect to PostgreSQL: {exc}") from exc
