@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 import signal
@@ -59,6 +60,19 @@ def create_app(config: Config, *, with_agi: bool = True,
     if with_agi:
         app.cleanup_ctx.append(_agi)
     return app
+
+
+def freeze_startup_objects(_runner: object = None) -> None:
+    """Take what start-up built (modules, the app, its routes, tables and templates: alive
+    as long as the process) out of the garbage collector's view, so a full collection
+    under load does not walk it all again; for the ``serve`` command's own process.
+
+    Measured with the call storm at 100 calls/s (10,000 contacts, alternating runs on a
+    quiet machine): PostgreSQL + Redis pop p99 67 and 46 ms without, 17 and 22 ms with;
+    SQLite 6 to 7 ms either way.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def serve(config: Config, *, migrate: bool = True, with_agi: bool = True,

@@ -40,3 +40,27 @@ def test_every_command_has_help() -> None:
         text = sub.format_help()
         assert text.startswith("usage:"), name
         assert sub.description or sub.format_usage(), name
+
+
+async def test_serve_freezes_what_start_up_built(monkeypatch):
+    """``callcontrol serve`` takes its start-up objects out of the collector's view once it
+    is serving (the pop latency tail under load: see callcontrol.server)."""
+    import argparse
+    import gc
+
+    import callcontrol.server
+    from callcontrol.cli import serve as serve_cli
+
+    started: list[object] = []
+
+    async def fake_serve(config, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        started.append(kwargs["on_started"])
+    monkeypatch.setattr(callcontrol.server, "serve", fake_serve)
+    args = argparse.Namespace(no_migrate=True, no_agi=True)
+    assert await serve_cli.run(args, object()) == 0
+    assert started == [callcontrol.server.freeze_startup_objects]
+    try:
+        started[0](None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

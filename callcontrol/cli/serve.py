@@ -19,7 +19,8 @@ def register(subparsers: Any) -> None:
 
 
 async def run(args: argparse.Namespace, config: Any) -> int:
-    from callcontrol.server import serve
+    from callcontrol.server import freeze_startup_objects, serve
 
-    await serve(config, migrate=not args.no_migrate, with_agi=not args.no_agi)
+    await serve(config, migrate=not args.no_migrate, with_agi=not args.no_agi,
+                on_started=freeze_startup_objects)
     return 0
