@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -121,9 +122,18 @@ class MessageBudget:
 
 
 async def _watch_user(request: web.Request, ws: web.WebSocketResponse, user_id: int) -> None:
-    """A socket outlives its handshake: a deactivated account stops receiving pops."""
+    """A socket outlives its handshake: a deactivated account stops receiving pops.
+
+    Each socket's checks start at a random point of the first interval: sockets that
+    connected together (a shift starting, every agent reconnecting after a restart) would
+    otherwise all query the database in the same instant, every interval, and hold the
+    event loop while calls wait (698 agents in the call storm: pop p99 157 ms at 100
+    calls/s in a run the burst fell into, 14 ms in one it did not).
+    """
+    first = True
     while not ws.closed:
-        await asyncio.sleep(REVALIDATE_SECONDS)
+        await asyncio.sleep(REVALIDATE_SECONDS * (random.random() if first else 1.0))
+        first = False
         try:
             async with request.app[SESSIONS]() as session:
                 active = await session.scalar(select(User.active).where(User.id == user_id))

@@ -269,3 +269,37 @@ async def test_an_agents_other_tabs_follow_a_preference_change(dsk):
         await one.send_json({"type": "agent.pop_preference", "preference": "never"})
         pushed = await _receive(two, "agent.state")
     assert pushed["pop_preference"] == "never" and pushed["state"] == "logged_out"
+
+
+async def test_sockets_that_connect_together_check_their_user_at_different_times(dsk,
+                                                                                  monkeypatch):
+    """Twenty agents connecting at once must not re-check their accounts in the same
+    instant every interval (a burst that held the event loop while calls waited)."""
+    import time
+
+    from sqlalchemy import event
+
+    from callcontrol.app import ENGINE
+    from callcontrol.desk import ws as desk_ws
+
+    monkeypatch.setattr(desk_ws, "REVALIDATE_SECONDS", 1.0)
+    tokens = [(await dsk.user(f"agent{i}"))[1] for i in range(20)]
+    checks: list[float] = []
+
+    def seen(_conn, _cursor, statement, *_args):  # noqa: ANN001, ANN202
+        if statement.startswith("SELECT users.active \nFROM users"):
+            checks.append(time.monotonic())
+    engine = dsk.client.app[ENGINE]
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        sockets = [await dsk.client.ws_connect(WS, headers=dsk.bearer(t)) for t in tokens]
+        for ws in sockets:
+            await _receive(ws, "hello")
+        await asyncio.sleep(1.3)
+        for ws in sockets:
+            await ws.close()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert len(checks) >= 20                       # every socket checked within the interval
+    first = sorted(checks)[:20]
+    assert first[-1] - first[0] > 0.3              # spread over it, not one burst
