@@ -276,9 +276,8 @@ def _change_sql(dialect: str, keys: tuple[str, ...]) -> str:
     sql = _CHANGE_SQL.get((dialect, keys))
     if sql is not None:
         return sql
-    cols = Columns.of(_TABLE, keys)
+    sets = Columns.of(_TABLE, keys).assignments(dialect)
     if dialect == "postgresql":
-        sets = ", ".join(f"{k} = {p}" for k, p in zip(keys, cols.pg_params(), strict=True))
         n = len(keys)
         history = _HISTORY_COLS.pg_params(n + 2)[1:]   # state, reason, at: $n+3 ...
         sql = (f"WITH changed AS (UPDATE {_TABLE.name} SET {sets} "
@@ -286,7 +285,6 @@ def _change_sql(dialect: str, keys: tuple[str, ...]) -> str:
                f"RETURNING user_id) INSERT INTO {_HISTORY.name} ({_HISTORY_COLS.sql}) "
                f"SELECT user_id, {', '.join(history)} FROM changed")
     else:
-        sets = ", ".join(f"{k} = ?" for k in keys)
         sql = f"UPDATE {_TABLE.name} SET {sets} WHERE user_id = ? AND version = ?"
     _CHANGE_SQL[(dialect, keys)] = sql
     return sql

@@ -191,8 +191,6 @@ async def _by_call_id(session: AsyncSession, call_id: str) -> Communication | No
     )).scalar_one_or_none()
 
 
-# Built once (their cache keys computed once); the values come as parameters
-
 _COMM_DEFAULTS = {col.name: col.default for col in _COMMS.c
                   if col.default is not None and not col.primary_key}
 
@@ -206,6 +204,7 @@ def _with_defaults(values: dict[str, Any]) -> dict[str, Any]:
     return full
 
 
+_CALL_ID_PG = Columns(_COMMS, ("call_id",)).pg_types[0]
 _FIND_ID_SQL = "SELECT id FROM communications WHERE call_id = {p} ORDER BY id LIMIT 1"
 _DRAFT_SQL: dict[tuple[str, tuple[str, ...]], str] = {}
 
@@ -229,9 +228,6 @@ def _draft_sql(dialect: str, keys: tuple[str, ...]) -> str:
             f"WHERE NOT EXISTS (SELECT 1 FROM {_COMMS.name} WHERE call_id = {call_id}) "
             "RETURNING id")
     return sql
-
-
-_CALL_ID_PG = Columns(_COMMS, ("call_id",)).pg_types[0]
 
 
 class DraftOp:
@@ -267,8 +263,8 @@ _UPDATE_SQL: dict[tuple[str, tuple[str, ...]], str] = {}
 def _update_sql(dialect: str, keys: tuple[str, ...]) -> str:
     sql = _UPDATE_SQL.get((dialect, keys))
     if sql is None:
-        params, call_id = _placeholders(dialect, keys)
-        sets = ", ".join(f"{k} = {p}" for k, p in zip(keys, params, strict=True))
+        _params, call_id = _placeholders(dialect, keys)
+        sets = Columns.of(_COMMS, keys).assignments(dialect)
         sql = _UPDATE_SQL[(dialect, keys)] = (
             f"UPDATE {_COMMS.name} SET {sets} WHERE call_id = {call_id}")
     return sql

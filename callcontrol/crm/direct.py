@@ -101,6 +101,11 @@ class Columns:
         """``$n::TYPE`` placeholders, from ``$start``."""
         return [f"${start + i}::{t}" for i, t in enumerate(self.pg_types)]
 
+    def assignments(self, dialect: str) -> str:
+        """``name = <parameter>, ...`` for an UPDATE's SET, the parameters from the first."""
+        params = self.pg_params() if dialect == "postgresql" else ["?"] * len(self.names)
+        return ", ".join(f"{k} = {p}" for k, p in zip(self.names, params, strict=True))
+
     def pg_values(self, values: Sequence[Any]) -> list[Any]:
         return [json.dumps(v) if is_json and v is not None else v
                 for v, is_json in zip(values, self.json, strict=True)]
