@@ -49,7 +49,7 @@ class RedisBus(Bus):
         return "redis"
 
     async def publish(self, topic: str, data: dict[str, Any]) -> None:
-        self._local.deliver(Message(topic, data))
+        self.deliver_locally(topic, data)
         await self._redis.publish(*self.envelope(topic, data))
 
     def envelope(self, topic: str, data: dict[str, Any]) -> tuple[str, str]:
@@ -125,8 +125,6 @@ class RedisBus(Bus):
             return                # ours: delivered locally when published
         try:
             body = json.loads(raw["data"])
-            if body.get("origin") == self._origin:
-                return            # ours: delivered locally when published
             self._local.deliver(Message(body["topic"], body["data"]))
         except (ValueError, KeyError, TypeError):
             logger.warning("ignored a malformed bus message on %s", channel)
