@@ -372,10 +372,10 @@ class ReserveOp:
             f"UPDATE {_TABLE.name} SET {_RESERVE_SET.format(now='?')} WHERE user_id = ("
             + _RESERVE_PICK.format(excluded=excluded)
             + f") AND state = 'ready' RETURNING {_ROW_COLS.sql}",
-            [now, *self.exclude]).fetchone()
-        if picked is None:
+            [now, *self.exclude]).fetchall()   # all: the statement done before COMMIT
+        if not picked:
             return None
-        row = AgentRow(*_ROW_COLS.sqlite_row(picked))
+        row = AgentRow(*_ROW_COLS.sqlite_row(picked[0]))
         conn.execute(_INSERT_HISTORY_SQLITE, [row.user_id, AgentState.RINGING.value, None, now])
         user = conn.execute(f"SELECT {', '.join(_USER_COLS)} FROM {_USERS.name} WHERE id = ?",
                             (row.user_id,)).fetchone()

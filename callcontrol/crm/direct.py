@@ -302,6 +302,11 @@ class SqliteDirect(Direct):
     def _transaction(self, conn: sqlite3.Connection,
                      fns: Iterable[Callable[[sqlite3.Connection], Any]],
                      writes: bool) -> list[Any]:
+        if conn.in_transaction:
+            # an earlier operation that failed could not even roll back (its error was
+            # raised and retried): end what it left before anything else runs here
+            logger.warning("sqlite: a transaction left open by a failed operation: rolled back")
+            conn.execute("ROLLBACK")
         if not writes:
             return [fn(conn) for fn in fns]
         conn.execute("BEGIN IMMEDIATE")

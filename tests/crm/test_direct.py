@@ -191,3 +191,21 @@ async def test_postgres_away_is_a_disconnect_soon(unused_tcp_port):
         direct_module.CONNECT_TIMEOUT = old
         server.close()
         await direct.close()
+
+
+async def test_sqlite_a_transaction_left_open_by_a_failed_operation_does_not_block_the_next(
+        tmp_path):
+    from callcontrol.crm.migrate import upgrade_async
+
+    path = tmp_path / "x.db"
+    await upgrade_async(f"sqlite+aiosqlite:///{path}")
+    direct = open_direct(f"sqlite:///{path}")
+    assert isinstance(direct, SqliteDirect)
+    try:
+        await direct.run(DraftOp("app:1", {"direction": "incoming"}))
+        assert direct._loop_conn is not None
+        direct._loop_conn.execute("BEGIN")    # as a failed COMMIT and ROLLBACK would leave it
+        assert await direct.run(UpdateOp("app:1", {"state": "completed"})) == 1
+        assert not direct._loop_conn.in_transaction
+    finally:
+        await direct.close()
