@@ -1,21 +1,24 @@
-"""AriClient: one aiohttp session, basic auth, per-request timeouts, typed errors.
+"""AriClient: keep-alive connections, basic auth, per-request timeouts, typed errors.
 
 Resource namespaces (`client.channels`, `client.bridges`, ...) live in their own modules and
-only build paths and query parameters; this module owns the wire.
+only build paths and query parameters; this module owns the wire, through the small HTTP/1.1
+client in `http.py` (why not aiohttp's: see there).
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json as jsonlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
-
-import aiohttp
+from urllib.parse import quote
 
 from callcontrol.ari.bridges import BridgesApi
 from callcontrol.ari.channels import ChannelsApi
 from callcontrol.ari.errors import AriUnavailable, MalformedResponse, error_for
+from callcontrol.ari.http import HttpError, HttpPool, Response
 from callcontrol.ari.recordings import RecordingsApi
 from callcontrol.ari.resources import (
     ApplicationsApi,
@@ -28,15 +31,17 @@ from callcontrol.config import AriConfig
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+# kept as they are in a query value, as yarl (aiohttp's URLs) kept them: '+', '&', '=' and
+# ';' are encoded, so is a space (%20)
+QUERY_SAFE = "/:@?!$'()*,"
 
 
 class AriClient:
     """Thin typed ARI REST client; `await client.close()` (or `async with`) when done."""
 
-    def __init__(self, config: AriConfig, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(self, config: AriConfig) -> None:
         self.config = config
-        self._session = session
-        self._owns_session = session is None
+        self._pool: HttpPool | None = None
         self.channels = ChannelsApi(self)
         self.bridges = BridgesApi(self)
         self.recordings = RecordingsApi(self)
@@ -53,16 +58,17 @@ class AriClient:
         await self.close()
 
     async def close(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-        self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+        self._pool = None
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            auth = aiohttp.encode_basic_auth(self.config.username, self.config.password)
-            self._session = aiohttp.ClientSession(headers={"Authorization": auth})
-            self._owns_session = True
-        return self._session
+    def _get_pool(self) -> HttpPool:
+        if self._pool is None:
+            token = f"{self.config.username}:{self.config.password}".encode()
+            auth = "Basic " + base64.b64encode(token).decode("ascii")
+            self._pool = HttpPool(self.config.url, headers={"Authorization": auth,
+                                                            "Accept": "application/json"})
+        return self._pool
 
     async def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
                       json: Any = None, timeout: float | None = None) -> Any:
@@ -98,39 +104,41 @@ class AriClient:
 
     async def _send(self, method: str, path: str, params: Mapping[str, str] | None,
                     json: Any, timeout: float | None, *, binary: bool) -> tuple[Any, int]:
-        url = self.config.url.rstrip("/") + path
-        limit = aiohttp.ClientTimeout(total=timeout or self.config.request_timeout)
+        target = path
+        if params:
+            target += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe=QUERY_SAFE)}"
+                                     for k, v in params.items())
+        body = None if json is None else jsonlib.dumps(json).encode()
+        limit = timeout or self.config.request_timeout
         try:
-            async with self._get_session().request(method, url, params=params, json=json,
-                                                   timeout=limit) as resp:
-                if resp.status >= 400:
-                    error = error_for(resp.status, await _message(resp), method, path)
-                    logger.debug("ARI %s %s failed: %s %s", method, path, resp.status,
-                                 error.message)
-                    raise error
-                if binary:
-                    return await resp.read(), resp.status
-                if resp.status == 204 or resp.content_length == 0:
-                    return None, resp.status
-                try:
-                    return await resp.json(content_type=None), resp.status
-                except ValueError as exc:
-                    raise MalformedResponse(resp.status, f"response is not JSON: {exc}",
-                                            method, path) from exc
-        except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            reason = str(exc) or type(exc).__name__
-            if isinstance(exc, TimeoutError):
-                reason = f"no answer within {limit.total:g} s"
-            raise AriUnavailable(None, reason, method, path) from exc
+            async with asyncio.timeout(limit):
+                resp = await self._get_pool().request(method, target, body=body)
+        except TimeoutError as exc:
+            raise AriUnavailable(None, f"no answer within {limit:g} s", method, path) from exc
+        except HttpError as exc:
+            raise AriUnavailable(None, str(exc), method, path) from exc
+        if resp.status >= 400:
+            error = error_for(resp.status, _message(resp), method, path)
+            logger.debug("ARI %s %s failed: %s %s", method, path, resp.status, error.message)
+            raise error
+        if binary:
+            return resp.body, resp.status
+        if resp.status == 204 or not resp.body:
+            return None, resp.status
+        try:
+            return jsonlib.loads(resp.body), resp.status
+        except ValueError as exc:
+            raise MalformedResponse(resp.status, f"response is not JSON: {exc}",
+                                    method, path) from exc
 
 
-async def _message(resp: aiohttp.ClientResponse) -> str:
+def _message(resp: Response) -> str:
     """Asterisk puts the reason in `message`, except some 500s that use `error`."""
-    text = await resp.text()
+    text = resp.body.decode("utf-8", errors="replace")
     try:
         body = jsonlib.loads(text)
     except ValueError:
-        return text.strip() or (resp.reason or "")
+        return text.strip() or resp.reason
     if isinstance(body, dict):
         for key in ("message", "error"):
             if isinstance(body.get(key), str):
