@@ -146,7 +146,7 @@ class CallControl:
         self._closing = False
         self.resyncs = 0
         self.stream = EventStream(config.ari, self.handle_event, on_resync=self._on_resync,
-                                  **(stream_options or {}))
+                                  inline=True, **(stream_options or {}))
         bind_metrics(self.stream.state, metrics)   # callcontrol_ari_connected, reconnects
 
     # --- life cycle ------------------------------------------------------------------

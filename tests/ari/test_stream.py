@@ -106,6 +106,48 @@ async def test_resync_runs_first_then_events_in_arrival_order(server):
     assert not stream.connected
 
 
+@pytest.mark.parametrize("slow_resync", [False, True])
+async def test_inline_delivery_keeps_the_order_when_the_handler_waits_now_and_then(
+        server, slow_resync):
+    """``inline=True``: events that find nothing before them are handled by the reader; a
+    delivery that waits (a slow resync, a handler that sleeps on c9) makes the next ones
+    queue, and everything still comes out in arrival order."""
+    async def send(ws, n):
+        for i in range(40):
+            await ws.send_json(_event(f"c{i}"))
+            if i == 9:
+                await asyncio.sleep(0.08)   # c10.. arrive while c9 is being handled
+            if i == 19:
+                await asyncio.sleep(0.2)    # c20.. find the queue empty again
+
+    server.on_connect = send
+    log: list[str] = []
+    inline: list[bool] = []
+    stream: EventStream | None = None
+
+    async def handler(event):
+        inline.append(asyncio.current_task() is stream._reader)
+        if event.channel_id == "c9":
+            await asyncio.sleep(0.05)
+        log.append(event.channel_id)
+
+    async def resync():
+        if slow_resync:
+            await asyncio.sleep(0.05)
+        log.append("resync")
+
+    stream = EventStream(server.config, handler, on_resync=resync, inline=True)
+    await stream.start()
+    try:
+        await _until(lambda: len(log) == 41)
+        assert log == ["resync"] + [f"c{i}" for i in range(40)]
+    finally:
+        await stream.close()
+    assert inline[-1]                       # c39 found nothing queued: the reader took it
+    if slow_resync:
+        assert not inline[0]                # c0 came during the resync: it queued
+
+
 async def test_reconnects_after_server_drops_and_resyncs_every_time(server):
     async def send(ws, n):
         await ws.send_json(_event(f"conn{n}"))
