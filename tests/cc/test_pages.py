@@ -251,8 +251,9 @@ async def test_supervisor_creates_and_activates_a_definition(cc_app) -> None:
 
 @pytest.mark.slow
 async def test_a_heavy_contact_page_renders_with_bounded_statements(cc_app) -> None:
-    import time
-
+    """300 of everything costs the same statements as one of each (no query per row); how
+    fast it renders is the contact-view benchmark's to say (python -m bench --only
+    contact-view), not a wall-clock limit in a test on a shared machine."""
     from sqlalchemy import event
 
     from callcontrol.app import ENGINE
@@ -264,11 +265,10 @@ async def test_a_heavy_contact_page_renders_with_bounded_statements(cc_app) -> N
         heavy = await make_customer(session, "Heavy", 300)
     engine = cc_app.client.app[ENGINE]
 
-    async def render_everything(cid: int) -> tuple[int, float]:
+    async def render_everything(cid: int) -> int:
         statements = []
         listener = lambda *a: statements.append(1)  # noqa: E731
         event.listen(engine.sync_engine, "before_cursor_execute", listener)
-        started = time.perf_counter()
         try:
             assert (await cc_app.client.get(f"/cc/contacts/{cid}")).status == 200
             for name in ("subscriptions", "financials", "work", "customer", "rewards"):
@@ -276,12 +276,10 @@ async def test_a_heavy_contact_page_renders_with_bounded_statements(cc_app) -> N
                 assert resp.status == 200
         finally:
             event.remove(engine.sync_engine, "before_cursor_execute", listener)
-        return len(statements), time.perf_counter() - started
+        return len(statements)
 
-    light_count, _ = await render_everything(light)
-    heavy_count, seconds = await render_everything(heavy)
-    assert heavy_count == light_count <= 80
-    assert seconds < 2.0
+    light_count = await render_everything(light)
+    assert await render_everything(heavy) == light_count <= 80
 
 
 async def test_script_in_names_is_never_executed_anywhere(cc_app) -> None:
