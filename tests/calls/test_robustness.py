@@ -190,8 +190,17 @@ async def _fifty_calls_ten_agents(tmp_path, db_url):
         waits = sorted((c.answered_at - c.started_at).total_seconds() for c in comms)
         print(f"\n50 calls / 10 agents ({'postgres' if db_url else 'sqlite'}): answered after "
               f"p50 {waits[24]:.2f}s, max {waits[-1]:.2f}s (5 rounds of 0.5 s talk)")
-        pops = [m for _, m in env.recorder.messages if m.get("type") == "call.ringing"]
-        assert len(pops) == 50 and {p["call_id"] for p in pops} == set(ids)
+        # every call popped on the screen of the agent who answered it; an agent who did
+        # not answer in time on a busy machine is rung no more for that call, and the pop
+        # goes to the next one (so one pop per ring, never two to the same agent)
+        popped: dict[str, list[int]] = {}
+        for agent_id, m in env.recorder.messages:
+            if m.get("type") == "call.ringing":
+                popped.setdefault(m["call_id"], []).append(agent_id)
+        assert set(popped) == set(ids)
+        for call_id, comm in zip(ids, comms, strict=True):
+            assert comm.agent_id in popped[call_id]
+            assert len(popped[call_id]) == len(set(popped[call_id])), popped[call_id]
         await eventually(lambda: not env.calls.calls, what="no call left")
         assert env.metrics["callcontrol_calls_active"].value() == 0
 
