@@ -2,11 +2,12 @@
 
 Why not redis-py: at a call storm the bus publishes about four messages a call on their own
 and runs three MULTI/EXEC transactions (the pop store and its publication), and its reader
-gets about seven messages back. redis-py spent 87 us of CPU on a PUBLISH and 160 us on a
-three-command transaction (command objects, a connection pool, its parser's buffers, a
-dict per pub/sub message), a fifth of callcontrol's CPU per call; hiredis did not change
-that. This client encodes a command into one bytes object, writes it once and parses the
-replies with bytes operations: about half of that (``python -m bench.redis_client``).
+gets about seven messages back. redis-py's share of that was a fifth of callcontrol's CPU
+per call (command objects, a connection pool, its parser's buffers, a dict per pub/sub
+message); hiredis did not change it. This client encodes a command into one bytes object,
+writes it once and parses the replies with bytes operations: a PUBLISH sent on its own
+costs half of redis-py's CPU (39 us against 76), a three-command transaction a third (51
+against 174), less still when several are in flight (``python -m bench.redis_client``).
 
 What it does, and no more:
 
