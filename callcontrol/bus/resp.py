@@ -560,7 +560,7 @@ class RespSubscriber:
             if conn.confirmed:
                 backoff = BACKOFF_FIRST
             logger.warning("redis subscriber connection lost (%s); reconnecting in %.1fs",
-                           why or "closed by the server", backoff)
+                           why or "closed", backoff)
             await self._pause(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
 
