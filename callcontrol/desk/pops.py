@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from callcontrol.bus.resp import Arg, RespClient
 from callcontrol.crm.lookup import ContactMatch
 
 logger = logging.getLogger(__name__)
@@ -125,53 +126,53 @@ class MemoryPopStore:
 
 
 class RedisPopStore:
-    """Active pops in a Redis hash per agent, shared by every callcontrol process."""
+    """Active pops in a Redis hash per agent, shared by every callcontrol process (on the
+    bus's own Redis client, ``callcontrol/bus/resp.py``: the pop store is on the call path
+    too)."""
 
     def __init__(self, url: str, *, prefix: str = "callcontrol:pops:",
                  ttl: int = POP_TTL_SECONDS) -> None:
-        import redis.asyncio as aioredis
-
-        self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=3)
+        self._redis = RespClient(url)
         self._prefix = prefix
         self._ttl = ttl
 
     def _key(self, agent_id: int) -> str:
         return f"{self._prefix}{agent_id}"
 
-    async def put(self, agent_id: int, call_id: str, message: dict[str, Any]) -> None:
+    def _keep(self, agent_id: int, call_id: str,
+              message: dict[str, Any]) -> list[tuple[Arg, ...]]:
+        """The commands that keep a pop: HSET it, and the agent's hash expires in ttl."""
         key = self._key(agent_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, call_id, json.dumps(message, separators=(",", ":")))
-            pipe.expire(key, self._ttl)
-            await pipe.execute()
+        return [(b"HSET", key, call_id, json.dumps(message, separators=(",", ":"))),
+                (b"EXPIRE", key, self._ttl)]
+
+    async def put(self, agent_id: int, call_id: str, message: dict[str, Any]) -> None:
+        await self._redis.transaction(*self._keep(agent_id, call_id, message))
 
     async def get(self, agent_id: int, call_id: str) -> dict[str, Any] | None:
-        raw = await self._redis.hget(self._key(agent_id), call_id)
+        raw = await self._redis.execute(b"HGET", self._key(agent_id), call_id)
         return json.loads(raw) if raw else None
 
     async def remove(self, agent_id: int, call_id: str) -> None:
-        await self._redis.hdel(self._key(agent_id), call_id)
+        await self._redis.execute(b"HDEL", self._key(agent_id), call_id)
 
     async def put_and_publish(self, agent_id: int, call_id: str, message: dict[str, Any] | None,
                               envelope: tuple[str, str]) -> None:
         """Keep (``message``) or drop (None) a pop and publish a bus message, in one round
         trip (MULTI/EXEC): the store and the publication never part."""
-        key = self._key(agent_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            if message is None:
-                pipe.hdel(key, call_id)
-            else:
-                pipe.hset(key, call_id, json.dumps(message, separators=(",", ":")))
-                pipe.expire(key, self._ttl)
-            pipe.publish(*envelope)
-            await pipe.execute()
+        if message is None:
+            commands: list[tuple[Arg, ...]] = [(b"HDEL", self._key(agent_id), call_id)]
+        else:
+            commands = self._keep(agent_id, call_id, message)
+        commands.append((b"PUBLISH", *envelope))
+        await self._redis.transaction(*commands)
 
     async def all(self, agent_id: int) -> list[dict[str, Any]]:
-        raw = await self._redis.hgetall(self._key(agent_id))
-        return [json.loads(v) for v in raw.values()]
+        raw = await self._redis.execute(b"HGETALL", self._key(agent_id))
+        return [json.loads(v) for v in raw[1::2]]
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._redis.close()
 
 
 def create_pop_store(redis_url: str | None) -> PopStore:
