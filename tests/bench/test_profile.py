@@ -8,7 +8,7 @@ ROOT = "<module> (callcontrol/__main__.py:5);run (asyncio/runners.py:118)"
 LOOP = "_run_once (asyncio/base_events.py:1922)"
 HUNT = "_hunt (callcontrol/calls/control.py:437)"
 SQLA = "execute (sqlalchemy/engine/base.py:1494)"
-SEND = "_send (callcontrol/ari/client.py:104);request (aiohttp/client.py:700)"
+SEND = "_send (callcontrol/ari/client.py:104);request (callcontrol/ari/http.py:233)"
 STACKS = [
     ([LOOP, HUNT, SQLA, "execute (aiosqlite/core.py:160)"], 6),
     ([HUNT, SQLA], 3),
@@ -27,7 +27,7 @@ def test_samples_go_to_the_innermost_known_part():
         "database driver (aiosqlite, asyncpg, sqlite3)": 6,
         "SQLAlchemy (Core, ORM, greenlet bridge)": 3,
         "logging": 1,
-        "ARI REST client (aiohttp client)": 4,
+        "ARI REST client": 4,
         "call control, agents, look-up (callcontrol)": 2,
         "event loop (asyncio, selectors)": 4,
     }
