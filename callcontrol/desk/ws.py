@@ -57,7 +57,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         raise Unauthorized("authentication required")
     if not check_origin(request):
         raise Forbidden("this page's origin may not open the agent websocket")
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_MESSAGE_BYTES)
+    # each socket's own heartbeat period, 20 to 30 s: sockets that connected together (a
+    # restart, a shift starting) would otherwise be pinged all in the same instant, a burst
+    # that holds the event loop while calls wait
+    heartbeat = HEARTBEAT_SECONDS * random.uniform(0.8, 1.2)  # noqa: S311 - not a secret
+    ws = web.WebSocketResponse(heartbeat=heartbeat, max_msg_size=MAX_MESSAGE_BYTES)
     if not ws.can_prepare(request).ok:
         raise ApiError("expected a websocket upgrade", error_id="not-a-websocket")
     await ws.prepare(request)

@@ -303,3 +303,33 @@ async def test_sockets_that_connect_together_check_their_user_at_different_times
     assert len(checks) >= 20                       # every socket checked within the interval
     first = sorted(checks)[:20]
     assert first[-1] - first[0] > 0.3              # spread over it, not one burst
+
+
+async def test_sockets_that_connect_together_are_pinged_at_different_times(dsk, monkeypatch):
+    """Each socket gets its own heartbeat period (within 20 % of the nominal one), so the
+    pings of sockets opened together are not sent in one burst every period."""
+    import time
+
+    from aiohttp import WSMsgType
+
+    from callcontrol.desk import ws as desk_ws
+
+    monkeypatch.setattr(desk_ws, "HEARTBEAT_SECONDS", 0.5)
+    tokens = [(await dsk.user(f"agent{i}"))[1] for i in range(20)]
+
+    async def period() -> float:
+        """From the hello to the first ping: the socket's heartbeat period."""
+        ws = await dsk.client.ws_connect(WS, headers=dsk.bearer(tokens.pop()), autoping=False)
+        try:
+            await _receive(ws, "hello")
+            opened = time.monotonic()
+            while True:
+                msg = await ws.receive(timeout=3)
+                if msg.type == WSMsgType.PING:
+                    return time.monotonic() - opened
+        finally:
+            await ws.close()
+
+    periods = sorted(await asyncio.gather(*(period() for _ in range(20))))
+    assert periods[0] > 0.35 and periods[-1] < 0.65    # 0.4 to 0.6 s, with some slack
+    assert periods[-1] - periods[0] > 0.05              # not one period for all
