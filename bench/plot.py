@@ -143,15 +143,18 @@ def _storm_targets(storm: dict[str, Any] | None) -> list[str]:
         lines.append(f"| callcontrol cost < 3x the floor ({r['backend']}, {r['rate']:g} "
                      f"calls/s) | CPU per call x{r['cpu_ratio']}, p99 latency "
                      f"x{r.get('latency_ratio_p99')} | {_verdict(ok)} |")
-    # CPU per call only means something where every call was handled (no failures)
-    clean = [r for r in rows if r.get("setups_per_core") and not r["failures"]]
-    best = max(clean, key=lambda r: r["setups_per_core"], default=None)
-    if best is not None:
-        lines.append(f"| >= 300 call set-ups/s before callcontrol saturates a core | "
-                     f"{best['setups_per_core']:g} set-ups/s per core (1000 / "
-                     f"{best['cpu_ms_per_call']} ms CPU per call at {best['rate']:g} calls/s, "
-                     f"the best rate without failures) | "
-                     f"{_verdict(best['setups_per_core'] >= 300)} |")
+    # CPU per call only means something where every call was handled (no failures); each
+    # backend on its own: one meeting the target says nothing of the other
+    for backend in dict.fromkeys(r["backend"] for r in rows):
+        clean = [r for r in rows if r["backend"] == backend and r.get("setups_per_core")
+                 and not r["failures"]]
+        best = max(clean, key=lambda r: r["setups_per_core"], default=None)
+        if best is not None:
+            lines.append(f"| >= 300 call set-ups/s before callcontrol saturates a core "
+                         f"({backend}) | {best['setups_per_core']:g} set-ups/s per core (1000 / "
+                         f"{best['cpu_ms_per_call']} ms CPU per call at {best['rate']:g} "
+                         f"calls/s, the best rate without failures) | "
+                         f"{_verdict(best['setups_per_core'] >= 300)} |")
     return lines
 
 
