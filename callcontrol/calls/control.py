@@ -68,6 +68,10 @@ from callcontrol.logs import call_context
 logger = logging.getLogger(__name__)
 # The ARI event types handle_event acts on (and the stream's ApplicationReplaced): the
 # application's event filter lets only these through.
+# An ended call's recording normally ends as its bridge empties; after this long it is
+# stopped with a request (see CallControl._end).
+RECORDING_STOP_AFTER = 0.5
+
 HANDLED_EVENTS = ("StasisStart", "StasisEnd", "ChannelDestroyed", "Dial", "ChannelStateChange",
                   "RecordingFinished", "RecordingFailed", "PlaybackFinished",
                   "ApplicationReplaced")
@@ -841,10 +845,22 @@ class CallControl:
             if call.recording_state == "paused" and call.pauses and \
                     call.pauses[-1].get("end") is None:
                 call.pauses[-1]["end"] = call.ended_at.isoformat()
-            await self._ari("stop recording", self.ari.recordings.stop(call.recording))
-            self._timer(call, "recording", self.recording_grace, self._finalise)
+            # Every leg is hung up, so the bridge empties, and an emptied bridge ends its
+            # recording by itself (RecordingFinished, as the recorded Asterisk does): the
+            # stop request goes out only if that has not come by then (a leg that would
+            # not hang up), one ARI request a call less
+            self._timer(call, "recording", min(RECORDING_STOP_AFTER, self.recording_grace),
+                        self._stop_recording)
         else:
             await self._finalise(call)
+
+    async def _stop_recording(self, call: Call) -> None:
+        if call.phase is not Phase.ENDING or call.recording_state not in ("recording",
+                                                                          "paused"):
+            return
+        logger.info("the recording did not end with the bridge: stopping it")
+        await self._ari("stop recording", self.ari.recordings.stop(call.recording or ""))
+        self._timer(call, "recording", self.recording_grace, self._finalise)
 
     async def _recording_finished(self, call: Call, recording: Any) -> None:
         call.recording_state = "done"

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from callcontrol.agents.states import AgentState
+from callcontrol.ari import errors as ari_errors
 from tests.calls.conftest import call_env, eventually, wav_seconds
 
 MARIA = "+35799123456"
@@ -367,3 +368,51 @@ async def test_call_control_receives_only_the_events_it_handles(env):
 async def _filter_set(env):
     app = env.sim.engine.application_json(env.calls.app)
     return app if app["events_allowed"] else None
+
+
+async def test_an_ended_call_lets_its_emptied_bridge_end_the_recording(env, monkeypatch):
+    """Hanging up every leg empties the bridge, which ends the recording (as Asterisk
+    does): no stop request is sent, and the whole recording is kept."""
+    anna = await env.add_agent("anna", "1001")
+    env.sim.set_device("PJSIP/1001", answer_after=0.5, behaviour="answer")
+    stops: list[str] = []
+    real_stop = env.calls.ari.recordings.stop
+
+    async def stop(name):
+        stops.append(name)
+        return await real_stop(name)
+    monkeypatch.setattr(env.calls.ari.recordings, "stop", stop)
+    sim_call = await env.place(number=MARIA, hangup_after=80)
+    call_id = env.call_id_of(sim_call)
+    await env.wait_call(call_id, "connected")
+    comm = await env.completed(call_id)
+    assert comm.agent_id == anna and env.store.path(comm.recording).is_file()
+    assert abs(wav_seconds(env.store.path(comm.recording))
+               - (comm.ended_at - comm.answered_at).total_seconds()) < 0.35
+    assert stops == [] and not env.sim.live_recordings
+
+
+async def test_a_recording_whose_bridge_does_not_empty_is_stopped(env, monkeypatch):
+    """A leg that will not hang up keeps the bridge, and so the recording, going: the stop
+    request then ends it, and the record still gets its file."""
+    await env.add_agent("anna", "1001")
+    env.sim.set_device("PJSIP/1001", answer_after=0.5, behaviour="answer")
+    stops: list[str] = []
+    real_stop = env.calls.ari.recordings.stop
+    real_hangup = env.calls.ari.channels.hangup
+
+    async def stop(name):
+        stops.append(name)
+        return await real_stop(name)
+
+    async def hangup(channel_id, *args, **kwargs):
+        if "-a" in channel_id:   # the agent's leg: the PBX refuses to hang it up
+            raise ari_errors.ServerError(500, "refused", "DELETE", f"/channels/{channel_id}")
+        return await real_hangup(channel_id, *args, **kwargs)
+    monkeypatch.setattr(env.calls.ari.recordings, "stop", stop)
+    monkeypatch.setattr(env.calls.ari.channels, "hangup", hangup)
+    sim_call = await env.place(number=MARIA, hangup_after=80)
+    call_id = env.call_id_of(sim_call)
+    await env.wait_call(call_id, "connected")
+    comm = await env.completed(call_id)
+    assert stops == [comm.recording] and env.store.path(comm.recording).is_file()
