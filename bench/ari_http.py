@@ -18,11 +18,11 @@ import multiprocessing
 import socket
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
 
+from bench.cputime import cpu_per_operation
 from bench.machine import describe, facts
 
 CHANNEL = {"id": "1700000000.1", "name": "PJSIP/trunk-00000001", "state": "Ring",
@@ -46,17 +46,6 @@ def _serve(sock: socket.socket) -> None:
     app.router.add_post("/ari/channels/{id}/answer", answer)
     app.router.add_get("/ari/channels/{id}", get)
     web.run_app(app, sock=sock, print=None, handle_signals=True)
-
-
-async def _round(send, n: int, concurrency: int) -> float:
-    """CPU seconds of this process per request for n requests, `concurrency` at a time."""
-    async def worker(count: int) -> None:
-        for i in range(count):
-            await send(i)
-
-    start = time.process_time()
-    await asyncio.gather(*(worker(n // concurrency) for _ in range(concurrency)))
-    return (time.process_time() - start) / (n // concurrency * concurrency)
 
 
 async def measure(url: str, n: int, concurrency: int, rounds: int) -> dict[str, list[float]]:
@@ -85,11 +74,11 @@ async def measure(url: str, n: int, concurrency: int, rounds: int) -> dict[str, 
 
     figures: dict[str, list[float]] = {"callcontrol": [], "aiohttp": []}
     try:
-        await _round(ours, 500, concurrency)  # warm both up
-        await _round(theirs, 500, concurrency)
+        await cpu_per_operation(ours, 500, concurrency)  # warm both up
+        await cpu_per_operation(theirs, 500, concurrency)
         for _ in range(rounds):
-            figures["callcontrol"].append(await _round(ours, n, concurrency))
-            figures["aiohttp"].append(await _round(theirs, n, concurrency))
+            figures["callcontrol"].append(await cpu_per_operation(ours, n, concurrency))
+            figures["aiohttp"].append(await cpu_per_operation(theirs, n, concurrency))
     finally:
         await ari.close()
         await session.close()

@@ -21,13 +21,12 @@ import json
 import os
 import statistics
 import sys
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from bench.cputime import Send, cpu_per_operation
 from bench.machine import describe, facts
 from callcontrol.bus.resp import RespClient
 
@@ -42,20 +41,6 @@ POP = {"call_id": "1700000000.42", "communication_id": 17, "direction": "inbound
                      "summary": {"open_service_requests": 1, "balance_due": "120.50",
                                  "currency": "EUR", "flash_notes": ["Disputed bill, see SR-9"]}}],
        "started_at": "2026-11-23T11:00:00+00:00", "type": "call.ringing"}
-
-Send = Callable[[int], Awaitable[object]]
-
-
-async def _round(send: Send, n: int, concurrency: int) -> float:
-    """CPU seconds of this process per operation for n operations, `concurrency` at a time."""
-    async def worker(count: int) -> None:
-        for i in range(count):
-            await send(i)
-
-    start = time.process_time()
-    await asyncio.gather(*(worker(n // concurrency) for _ in range(concurrency)))
-    return (time.process_time() - start) / (n // concurrency * concurrency)
-
 
 def senders(ours: RespClient, theirs: aioredis.Redis, name: str) -> dict[str, dict[str, Send]]:
     channel = f"{name}:agent.7"
@@ -98,13 +83,13 @@ async def measure(url: str, n: int, concurrencies: list[int], rounds: int) -> Fi
     try:
         for op in OPERATIONS:  # warm both up
             for client in CLIENTS:
-                await _round(sends[op][client], 500, max(concurrencies))
+                await cpu_per_operation(sends[op][client], 500, max(concurrencies))
         for _ in range(rounds):
             for concurrency in concurrencies:
                 for op in OPERATIONS:
                     for client in CLIENTS:
                         figures[concurrency][op][client].append(
-                            await _round(sends[op][client], n, concurrency))
+                            await cpu_per_operation(sends[op][client], n, concurrency))
     finally:
         await ours.execute(b"DEL", f"{name}:pops:7")
         await ours.close()

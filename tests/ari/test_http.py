@@ -54,6 +54,21 @@ class RawServer:
         self.server.close()
         await self.server.wait_closed()
 
+    async def restart(self, serve) -> str:
+        """Listen again, each connection served by ``serve(reader, writer)``."""
+        self._serve = serve
+        await self.close()
+        return await self.start()
+
+
+async def get_once(url: str, path: str) -> bytes:
+    """One GET through a pool of its own; the answer's body."""
+    pool = HttpPool(url)
+    try:
+        return (await pool.request("GET", path)).body
+    finally:
+        await pool.close()
+
 
 def ok(body: bytes = b'{"ok": true}', extra: bytes = b"") -> bytes:
     return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
@@ -137,15 +152,8 @@ async def test_an_answer_arriving_byte_by_byte_is_read_whole(raw):
         writer.write = one_at_a_time
         await original(reader, writer)
 
-    server._serve = byte_by_byte
-    await server.close()
-    url = await server.start()
-    pool = HttpPool(url)
-    try:
-        response = await pool.request("GET", "/channels/1")
-    finally:
-        await pool.close()
-    assert response.body == b'{"id": "1700000000.1"}'
+    url = await server.restart(byte_by_byte)
+    assert await get_once(url, "/channels/1") == b'{"id": "1700000000.1"}'
 
 
 async def test_connection_close_answers_are_not_reused(raw):
@@ -160,8 +168,7 @@ async def test_connection_close_answers_are_not_reused(raw):
 
 
 async def test_an_answer_without_length_runs_to_the_end_of_the_connection(raw):
-    server, url = await raw(lambda req: None)
-    server.answer = lambda req: b"HTTP/1.0 200 OK\r\n\r\nall of it"
+    server, _ = await raw(lambda req: None)
 
     async def serve_once(reader, writer):
         await reader.readuntil(b"\r\n\r\n")
@@ -169,15 +176,8 @@ async def test_an_answer_without_length_runs_to_the_end_of_the_connection(raw):
         await writer.drain()
         writer.close()
 
-    server._serve = serve_once
-    await server.close()
-    url = await server.start()
-    pool = HttpPool(url)
-    try:
-        response = await pool.request("GET", "/x")
-    finally:
-        await pool.close()
-    assert response.body == b"all of it"
+    url = await server.restart(serve_once)
+    assert await get_once(url, "/x") == b"all of it"
 
 
 async def test_a_stale_keep_alive_connection_is_retried_once_for_idempotent_methods(raw):
