@@ -16,9 +16,12 @@ What it does, and no more:
   once: pipelining for free. :meth:`RespClient.transaction` writes MULTI, the commands and
   EXEC in one write. An error reply raises :class:`ReplyError`; a lost connection fails
   every command waiting on it with :class:`RespConnectionError` (a ``ConnectionError``) and
-  the next command connects again. A command is never sent twice: whether one whose
-  connection died after it was written ran or not is unknown, and PUBLISH is not
-  idempotent. A cancelled command keeps its place in the queue; its reply is dropped.
+  the next command connects again. So does a connection whose oldest command has waited
+  :data:`REPLY_TIMEOUT` seconds for its reply (a Redis that hangs behind a live
+  connection must not hold the call path's publications for ever). A command is never
+  sent twice: whether one whose connection died after it was written ran or not is
+  unknown, and PUBLISH is not idempotent. A cancelled command keeps its place in the
+  queue; its reply is dropped.
 * :class:`RespSubscriber`: one pub/sub connection. :meth:`RespSubscriber.subscribe` returns
   once the server confirmed (from then on, a message published anywhere is received);
   messages go to a callback as ``(channel, data)`` bytes, straight from the protocol, with
@@ -47,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 3.0
 SUBSCRIBE_TIMEOUT = 5.0
+REPLY_TIMEOUT = 2.0  # a connection whose oldest command waits longer is given up
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 5.0
 
@@ -218,7 +222,7 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.lost: asyncio.Future[BaseException | None] = (
             asyncio.get_running_loop().create_future())
-        self._waiters: deque[tuple[asyncio.Future[Any], int]] = deque()
+        self._waiters: deque[tuple[asyncio.Future[Any], int, float]] = deque()
         self._partial: list[Reply] = []  # replies so far of the first waiter's batch
         self._buf = bytearray()
         self._need = 0
@@ -263,10 +267,15 @@ class _Connection(asyncio.Protocol):
         ``count`` replies when there are several."""
         if self.closed or self.transport is None:
             raise RespConnectionError(f"connection to Redis at {self.where} closed")
-        fut = asyncio.get_running_loop().create_future()
-        self._waiters.append((fut, count))
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._waiters.append((fut, count, loop.time()))
         self.transport.write(data)
         return fut
+
+    def waiting_since(self) -> float | None:
+        """When the oldest command still without its reply was written (loop time)."""
+        return self._waiters[0][2] if self._waiters else None
 
     def write(self, data: bytes) -> None:
         """Write commands whose replies nobody waits for here (pub/sub: the server
@@ -277,7 +286,7 @@ class _Connection(asyncio.Protocol):
     def _reply(self, value: Reply) -> None:
         if not self._waiters:
             raise ProtocolError("a reply nobody asked for")
-        fut, count = self._waiters[0]
+        fut, count, _ = self._waiters[0]
         if count == 1:
             self._waiters.popleft()
             if fut.done():
@@ -297,7 +306,7 @@ class _Connection(asyncio.Protocol):
     def _fail(self, exc: RespError) -> None:
         waiters, self._waiters = self._waiters, deque()
         self._partial = []
-        for fut, _ in waiters:
+        for fut, _, _ in waiters:
             if not fut.done():
                 fut.set_exception(exc)
 
@@ -376,12 +385,22 @@ async def _open(endpoint: Endpoint, factory: Callable[[], _Connection]) -> _Conn
 
 
 class RespClient:
-    """Commands on one connection, opened when first needed and again after it is lost."""
+    """Commands on one connection, opened when first needed and again after it is lost.
 
-    def __init__(self, url: str) -> None:
+    A Redis that stops answering without closing the connection (a hung server, a network
+    that drops packets) would leave every command waiting, and with them the agent state
+    changes and pops that publish: a check every ``reply_timeout / 2`` seconds gives the
+    connection up (its commands fail with :class:`RespConnectionError`) once its oldest
+    command has waited ``reply_timeout`` seconds, and the next command connects again. A
+    timer per connection, not one per command.
+    """
+
+    def __init__(self, url: str, *, reply_timeout: float = REPLY_TIMEOUT) -> None:
         self.endpoint = parse_url(url)
+        self.reply_timeout = reply_timeout
         self._conn: _Connection | None = None
         self._connecting: asyncio.Task[_Connection] | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
         self._closed = False
 
     async def execute(self, *args: Arg) -> Reply:
@@ -434,12 +453,37 @@ class RespClient:
                 conn.abort(RespConnectionError("client closed"))
                 raise RespConnectionError("client closed")
             self._conn = conn
+            self._watch(conn)
             return conn
         finally:
             self._connecting = None
 
+    def _watch(self, conn: _Connection) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._watchdog = asyncio.get_running_loop().call_later(
+            self.reply_timeout / 2, self._check, conn)
+
+    def _check(self, conn: _Connection) -> None:
+        self._watchdog = None
+        if conn.closed or self._closed:
+            return
+        since = conn.waiting_since()
+        if since is not None and asyncio.get_running_loop().time() - since > self.reply_timeout:
+            logger.warning("redis at %s: no reply within %g s; connecting again",
+                           self.endpoint.where, self.reply_timeout)
+            conn.abort(RespConnectionError(f"no reply from Redis at {self.endpoint.where} "
+                                           f"within {self.reply_timeout:g} s"))
+            if self._conn is conn:
+                self._conn = None
+            return
+        self._watch(conn)
+
     async def close(self) -> None:
         self._closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         if self._connecting is not None:
             self._connecting.cancel()
         if self._conn is not None:

@@ -541,3 +541,49 @@ async def test_closing_the_client_while_it_connects_fails_the_waiting_commands(r
     assert "client closed" in str(replies[0])
     with pytest.raises(RespConnectionError, match="client closed"):
         await c.execute(b"PING")
+
+
+async def test_a_redis_that_stops_answering_is_given_up_and_connected_again(raw, caplog):
+    """The first connection takes commands and never answers (a hung server behind a live
+    TCP connection): its commands fail within about the reply timeout, instead of waiting
+    for ever, and the next command goes out on a new connection."""
+    never = asyncio.Event()
+
+    async def answer(command, number):
+        if number == 1:
+            await never.wait()
+        return b"+PONG\r\n"
+
+    server, url = await raw(answer)
+    client = RespClient(url, reply_timeout=0.2)
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        with caplog.at_level(logging.WARNING, logger="callcontrol.bus.resp"), \
+                pytest.raises(RespConnectionError, match="no reply .* within 0.2 s"):
+            async with asyncio.timeout(3):   # without the check: for ever
+                await asyncio.gather(client.execute(b"PING"), client.execute(b"PING"))
+        assert 0.2 <= loop.time() - started < 1.0
+        assert "no reply within 0.2 s" in caplog.text
+        assert await client.execute(b"PING") == b"PONG"
+    finally:
+        await client.close()
+        never.set()
+    assert server.connections == 2
+
+
+async def test_a_slow_but_steady_redis_is_not_given_up(raw):
+    """Commands answered within the reply timeout, one after another for longer than it:
+    the connection stays."""
+    async def answer(command, number):
+        await asyncio.sleep(0.05)
+        return b"+PONG\r\n"
+
+    server, url = await raw(answer)
+    client = RespClient(url, reply_timeout=0.2)
+    try:
+        for _ in range(8):   # 0.4 s in all, twice the timeout
+            assert await client.execute(b"PING") == b"PONG"
+    finally:
+        await client.close()
+    assert server.connections == 1
