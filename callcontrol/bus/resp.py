@@ -26,7 +26,8 @@ What it does, and no more:
   once the server confirmed (from then on, a message published anywhere is received);
   messages go to a callback as ``(channel, data)`` bytes, straight from the protocol, with
   no task or future per message. A lost connection is reopened with a capped backoff and
-  every channel still wanted subscribed again.
+  every channel still wanted subscribed again; so is a silent one (a PING every
+  :data:`PING_EVERY` seconds, unanswered by the next).
 
 URLs: ``redis://[user:password@]host[:port][/db]``, ``rediss://`` (TLS, the system's
 certificate authorities) and ``unix:///path/to.sock[?db=N]``; AUTH (with the user name when
@@ -51,6 +52,7 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 3.0
 SUBSCRIBE_TIMEOUT = 5.0
 REPLY_TIMEOUT = 2.0  # a connection whose oldest command waits longer is given up
+PING_EVERY = 5.0  # the subscriber's connection is PINGed this often (it answers nothing else)
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 5.0
 
@@ -327,6 +329,7 @@ class _SubscriberConnection(_Connection):
         self._on_message = on_message
         self._on_subscribed = on_subscribed
         self.confirmed = False
+        self.ping_sent: float | None = None  # loop time of the PING not answered yet
 
     def _reply(self, value: Reply) -> None:
         if type(value) is list and len(value) == 3:
@@ -343,6 +346,10 @@ class _SubscriberConnection(_Connection):
                 return
             if kind == b"unsubscribe":
                 return
+        if self.ping_sent is not None and (value == b"PONG" or (
+                type(value) is list and len(value) == 2 and value[0] == b"pong")):
+            self.ping_sent = None   # subscribed: ["pong", ""]; with no channel left: PONG
+            return
         super()._reply(value)  # AUTH and SELECT while the session starts
 
 
@@ -498,10 +505,20 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
 
 class RespSubscriber:
     """Pub/sub on one connection: ``on_message(channel, data)`` for every message of the
-    channels subscribed; re-subscribes them all after a lost connection."""
+    channels subscribed; re-subscribes them all after a lost connection.
 
-    def __init__(self, url: str, on_message: Callable[[bytes, bytes], None]) -> None:
+    A subscriber only listens, so a connection that went silent (a hung Redis, a peer gone
+    without closing) would look like a quiet one for hours: it is PINGed every
+    ``ping_every`` seconds, and given up (then opened and subscribed again) when a PING
+    had no answer by the next one, at least ``reply_timeout`` seconds later.
+    """
+
+    def __init__(self, url: str, on_message: Callable[[bytes, bytes], None], *,
+                 ping_every: float = PING_EVERY, reply_timeout: float = REPLY_TIMEOUT) -> None:
         self.endpoint = parse_url(url)
+        self.ping_every = ping_every
+        self.reply_timeout = reply_timeout
+        self._pinger: asyncio.TimerHandle | None = None
         self._on_message = on_message
         self._wanted: set[bytes] = set()
         self._confirm: dict[bytes, list[asyncio.Future[None]]] = {}
@@ -599,6 +616,7 @@ class RespSubscriber:
             self._conn = conn
             if self._wanted:
                 conn.write(encode((b"SUBSCRIBE", *self._wanted)))
+            self._schedule_ping(conn)
             why = await conn.lost
             self._conn = None
             if conn.confirmed:
@@ -607,6 +625,24 @@ class RespSubscriber:
                            why or "closed", backoff)
             await self._pause(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
+
+    def _schedule_ping(self, conn: _SubscriberConnection) -> None:
+        self._pinger = asyncio.get_running_loop().call_later(
+            max(self.ping_every, self.reply_timeout), self._ping, conn)
+
+    def _ping(self, conn: _SubscriberConnection) -> None:
+        self._pinger = None
+        if conn.closed or self._conn is not conn:
+            return
+        if conn.ping_sent is not None:
+            logger.warning("redis subscriber: no answer to a PING within %g s; connecting "
+                           "again", self.reply_timeout)
+            conn.abort(RespConnectionError(f"no answer to a PING from Redis at "
+                                           f"{self.endpoint.where}"))
+            return
+        conn.ping_sent = asyncio.get_running_loop().time()
+        conn.write(encode((b"PING",)))
+        self._schedule_ping(conn)
 
     def _factory(self) -> _SubscriberConnection:
         return _SubscriberConnection(self.endpoint.where, self._on_message, self._subscribed)
@@ -619,6 +655,9 @@ class RespSubscriber:
 
     async def close(self) -> None:
         self._wanted.clear()
+        if self._pinger is not None:
+            self._pinger.cancel()
+            self._pinger = None
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -587,3 +587,47 @@ async def test_a_slow_but_steady_redis_is_not_given_up(raw):
     finally:
         await client.close()
     assert server.connections == 1
+
+
+@pytest.mark.redis
+async def test_the_subscriber_pings_and_a_redis_that_answers_keeps_the_connection(
+        client, redis_url, unique_name):
+    inbox = Inbox()
+    sub = RespSubscriber(redis_url, inbox, ping_every=0.05, reply_timeout=0.05)
+    channel = f"{unique_name}:pinged"
+    try:
+        await sub.subscribe(channel)
+        first = sub._conn
+        await asyncio.sleep(0.4)   # several PINGs answered
+        assert sub._conn is first and not first.closed   # each PING answered in time
+        assert await client.execute(b"PUBLISH", channel, "still here") == 1
+        await inbox.wait()
+        assert inbox.got == [(channel.encode(), b"still here")]
+    finally:
+        await sub.close()
+
+
+async def test_a_silent_subscriber_connection_is_given_up_and_subscribed_again(raw, caplog):
+    """The first connection confirms the subscription and then answers nothing (not even
+    PING): it is given up, and the channel subscribed again on a new one."""
+    async def pubsub(command, number):
+        if command[0] == b"SUBSCRIBE":
+            return b"".join(b"*3\r\n" + bulk(b"subscribe") + bulk(ch) + b":1\r\n"
+                            for ch in command[1:])
+        if command[0] == b"PING" and number == 1:
+            return b""   # silence
+        return b"*2\r\n" + bulk(b"pong") + bulk(b"")
+
+    server, url = await raw(pubsub)
+    sub = RespSubscriber(url, lambda channel, data: None, ping_every=0.05,
+                         reply_timeout=0.05)
+    try:
+        with caplog.at_level(logging.WARNING, logger="callcontrol.bus.resp"):
+            await sub.subscribe("a")
+            async with asyncio.timeout(3):
+                while [c[0] for c in server.commands].count(b"SUBSCRIBE") < 2:  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+        assert "no answer to a PING" in caplog.text
+    finally:
+        await sub.close()
+    assert server.connections == 2 and server.commands[-1][0] in (b"SUBSCRIBE", b"PING")
