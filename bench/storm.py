@@ -58,6 +58,7 @@ TARGET_RATE, TARGET_P99_MS = 100.0, 25.0
 TARGET_RATIO, TARGET_SETUPS_PER_CORE = 3.0, 300.0
 REDIS_URL = os.environ.get("CALLCONTROL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 AGENT_PREFIX = "bench-agent-"
+SLOWEST = 8                # slowest pops kept per rate (when, how slow)
 EXTENSION_BASE = 80000
 
 
@@ -81,6 +82,9 @@ class StormRow(Row):
     cpu_ratio: float | None = None          # callcontrol CPU per call / floor's
     ari_requests_per_call: float | None = None  # REST requests the pipeline sent the PBX
     ari_events_per_call: float | None = None    # events the PBX sent the pipeline
+    # the slowest pops: [seconds into the rate, latency ms], slowest first; whether a tail
+    # is a few stalls (clustered in time) or a slower call path (spread) shows here
+    slowest: list[list[float]] | None = None
 
 
 def free_port() -> int:
@@ -327,6 +331,14 @@ class PopClock:
     def latencies_ms(self) -> list[float]:
         return [(self.popped[c] - t) * 1000 for c, t in self.sent.items() if c in self.popped]
 
+    def slowest(self, count: int = SLOWEST) -> list[list[float]]:
+        """The ``count`` slowest pops as [seconds after the first call was sent, ms]."""
+        start = self.first_sent or 0.0
+        pops = [(self.popped[c] - t, t - start) for c, t in self.sent.items()
+                if c in self.popped]
+        return [[round(at, 2), round(latency * 1000, 1)]
+                for latency, at in sorted(pops, reverse=True)[:count]]
+
 
 class AgentSockets:
     """One websocket per agent, each reading messages into the ``PopClock``."""
@@ -481,6 +493,7 @@ async def drive(sim: PbxSimulator, clock: PopClock, child: Watched, *, rate: flo
     return Measured(rate, load.placed, load.errors, latencies, load.seconds, sustained, cpu,
                     peak, load.placed - len(latencies),
                     {"channels_left": len(sim.channels), "load_failed": load.failed,
+                     "slowest": clock.slowest(),
                      "bench_cpu": mine1.user + mine1.system - mine0.user - mine0.system,
                      "ari_requests": sim.engine.counters["http_requests"]
                      - counted0.get("http_requests", 0),
@@ -512,6 +525,7 @@ def storm_row(backend: str, pipeline: str, m: Measured, agents: int, *,
     if m.placed and "ari_requests" in m.extra:
         row.ari_requests_per_call = round(m.extra["ari_requests"] / m.placed, 1)
         row.ari_events_per_call = round(m.extra["ari_events"] / m.placed, 1)
+    row.slowest = m.extra.get("slowest") or None
     return row
 
 
@@ -526,6 +540,9 @@ def describe(row: StormRow) -> str:
     if row.latency_ratio_p99 is not None:
         parts.append(f"vs the floor: p99 latency x{row.latency_ratio_p99}, "
                      f"CPU/call x{row.cpu_ratio}")
+    if row.slowest:
+        parts.append("slowest pops (ms at s into the rate): "
+                     + ", ".join(f"{ms:g} at {at:g}" for at, ms in row.slowest))
     return "; ".join(parts)
 
 

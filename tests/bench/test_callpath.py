@@ -48,6 +48,19 @@ def test_pop_clock_matches_pops_to_inbound_calls_only():
     assert clock.sent == {} and clock.popped == {} and clock.hellos == 0
 
 
+def test_pop_clock_names_its_slowest_pops_with_when_they_came():
+    clock = storm.PopClock()
+    clock.sent = {"a": 100.0, "b": 100.5, "c": 101.0}
+    clock.popped = {"a": 100.004, "b": 100.55, "c": 101.010}
+    clock.first_sent = 100.0
+    assert clock.slowest(2) == [[0.5, 50.0], [1.0, 10.0]]   # slowest first: [s in, ms]
+    measured = storm.Measured(10, 3, [], clock.latencies_ms(), 1.0, 3, 0.1, 0, 0,
+                              {"slowest": clock.slowest(2)})
+    row = storm.storm_row("sqlite (embedded)", "callcontrol", measured, 5, target=False)
+    assert row.slowest == [[0.5, 50.0], [1.0, 10.0]]
+    assert "slowest pops (ms at s into the rate): 50 at 0.5, 10 at 1" in storm.describe(row)
+
+
 def test_enough_agents_for_the_rate():
     assert storm.agents_for(1) == 5
     busy = storm.ANSWER_AFTER + storm.TALK_SECONDS
