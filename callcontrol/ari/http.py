@@ -47,7 +47,7 @@ class Response:
 class _Connection(asyncio.Protocol):
     """One TCP (or TLS) connection; parses one answer at a time."""
 
-    __slots__ = ("transport", "closed", "reused", "_buf", "_waiter", "_head", "_exc")
+    __slots__ = ("transport", "closed", "reused", "_buf", "_waiter", "_head")
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -56,7 +56,6 @@ class _Connection(asyncio.Protocol):
         self._buf = bytearray()
         self._waiter: asyncio.Future[Response] | None = None
         self._head: tuple[int, str, dict[str, str], int] | None = None  # status, reason, hdrs, end
-        self._exc: BaseException | None = None
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -253,12 +252,8 @@ class HttpPool:
     async def _acquire(self, fresh: bool) -> _Connection:
         if self._closed:
             raise HttpError("client closed")
-        while not fresh and self._idle:
-            conn = self._idle.pop()
-            if not conn.closed:
-                conn.reused = True
-                return conn
-            self._open -= 1
+        if not fresh and (conn := self._take_idle()) is not None:
+            return conn
         if fresh and self._open >= self.limit and self._idle:
             self._idle.popleft().close()  # make room for the new connection
             self._open -= 1
@@ -271,12 +266,8 @@ class HttpPool:
                 if not waiter.cancelled() and waiter.done():
                     self._wake()  # pass the slot we were given on
                 raise
-            if self._idle and not fresh:
-                conn = self._idle.pop()
-                if not conn.closed:
-                    conn.reused = True
-                    return conn
-                self._open -= 1
+            if not fresh and (conn := self._take_idle()) is not None:
+                return conn
         self._open += 1
         try:
             _, conn = await asyncio.get_running_loop().create_connection(
@@ -289,6 +280,16 @@ class HttpPool:
                                 f"{exc.strerror or exc}") from exc
             raise
         return conn
+
+    def _take_idle(self) -> _Connection | None:
+        """The most recently used idle connection still open (closed ones are dropped)."""
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.closed:
+                conn.reused = True
+                return conn
+            self._open -= 1
+        return None
 
     def _release(self, conn: _Connection, *, keep: bool) -> None:
         if keep and not conn.closed and not self._closed:
