@@ -201,14 +201,11 @@ class EventStream:
                 event = _decode(msg.data)
                 if self._inline and not self._delivering and self._queue.empty():
                     await self._deliver(event)
-                    if isinstance(event, ApplicationReplaced):
-                        self._replaced = True
-                        break
-                    continue
-                self._queue.put_nowait(event)
-                if self._queue.qsize() == BACKLOG_WARNING:
-                    logger.warning("ARI events: %d events waiting for the handler",
-                                   BACKLOG_WARNING)
+                else:
+                    self._queue.put_nowait(event)
+                    if self._queue.qsize() == BACKLOG_WARNING:
+                        logger.warning("ARI events: %d events waiting for the handler",
+                                       BACKLOG_WARNING)
                 if isinstance(event, ApplicationReplaced):
                     self._replaced = True
                     break
