@@ -66,12 +66,12 @@ from callcontrol.errors import ApiError
 from callcontrol.logs import call_context
 
 logger = logging.getLogger(__name__)
-# The ARI event types handle_event acts on (and the stream's ApplicationReplaced): the
-# application's event filter lets only these through.
 # An ended call's recording normally ends as its bridge empties; after this long it is
 # stopped with a request (see CallControl._end).
 RECORDING_STOP_AFTER = 0.5
 
+# The ARI event types handle_event acts on (and the stream's ApplicationReplaced): the
+# application's event filter lets only these through.
 HANDLED_EVENTS = ("StasisStart", "StasisEnd", "ChannelDestroyed", "Dial", "ChannelStateChange",
                   "RecordingFinished", "RecordingFailed", "PlaybackFinished",
                   "ApplicationReplaced")
