@@ -620,7 +620,8 @@ async def run_callcontrol(ds: Dataset, sim: PbxSimulator, clock: PopClock,
         await sockets.close()
         with contextlib.suppress(Exception):
             await cti_logout_all(http, base, agents)
-        await child.stop()
+        # under cProfile the profile is written as the process exits: give it the time
+        await child.stop(timeout=120.0 if os.environ.get("CALLCONTROL_BENCH_CPROFILE") else 15.0)
         await _wait_unregistered(sim)
     return rows
 
