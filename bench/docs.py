@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.machine import speed_text as _speed
 from bench.report import RESULTS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
@@ -67,7 +68,8 @@ def _detail(result: dict[str, Any]) -> list[str]:
     m = result["machine"]
     lines = [f"### {result['name']}: {result['title']}", "",
              f"`{result['command']}` on {result['started_at']}: {m['cpu']}, {m['cores']} cores, "
-             f"load {' '.join(map(str, m.get('load_average') or []))}, Python {m['python']}, "
+             f"load {' '.join(map(str, m.get('load_average') or []))}, {_speed(m)}"
+             f"Python {m['python']}, "
              f"SQLite {m['sqlite']}, PostgreSQL {m.get('postgresql') or '-'}, commit "
              f"{m.get('git_commit') or '?'}; {result['scale']['contacts']:,} contacts.", "",
              "| Backend | Case | n | p50 ms | p95 ms | p99 ms |",

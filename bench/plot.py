@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.machine import speed_text as _speed
 from bench.report import RESULTS
 
 DOC_PNG = Path(__file__).resolve().parents[1] / "docs" / "performance-pop-latency.png"
@@ -118,7 +119,8 @@ def _provenance(result: dict[str, Any]) -> str:
     m = result["machine"]
     load = " ".join(map(str, m.get("load_average") or []))
     return (f"`{result['command']}` on {result['started_at']}: {m['cpu']}, {m['cores']} cores, "
-            f"load {load}, Python {m['python']}, PostgreSQL {m.get('postgresql') or '-'}, "
+            f"load {load}, {_speed(m)}Python {m['python']}, "
+            f"PostgreSQL {m.get('postgresql') or '-'}, "
             f"commit {m.get('git_commit') or '?'}; {result['scale']['contacts']:,} contacts.")
 
 

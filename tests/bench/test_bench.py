@@ -64,9 +64,11 @@ def test_tiny_run_writes_results_and_prints_the_table(tmp_path, postgres_server,
     out = capsys.readouterr().out
     assert "command : python -m bench --smoke --contacts 150 --queries 60" in out
     assert "machine : " in out and "software: Python" in out and "p50_ms" in out
+    assert "Python speed " in out
     for name in ("lookup", "search"):
         data = json.loads((tmp_path / "results" / f"{name}-latest.json").read_text())
         assert data["scale"]["contacts"] == 150 and data["machine"]["python"]
+        assert data["machine"]["python_speed_ms"] > 0
         assert {r["backend"] for r in data["rows"]} == {"sqlite", "postgresql"}
         assert all(r["n"] > 0 and r["p50_ms"] > 0 for r in data["rows"])
         assert len(list((tmp_path / "results").glob(f"{name}-2*.json"))) == 1
@@ -91,3 +93,17 @@ def test_docs_table_uses_the_latest_full_run_only(tmp_path):
     assert "| E.164 look-up p99 < 2 ms: screen pop, SQLite | p99 1.50 ms | 1,000 | meets |" in text
     assert "screen pop, PostgreSQL | not measured yet" in text and "old" not in text
     assert text.startswith("intro\n") and text.endswith("outro\n")
+
+
+def test_python_speed_measures_cpu_time_and_is_named_in_provenance(monkeypatch):
+    """The machine's speed is CPU time of fixed work: twice the work, about twice the
+    figure; results written before it existed print without it."""
+    from bench import machine
+
+    once = machine.python_speed(repeat=3)
+    monkeypatch.setattr(machine, "SPEED_ITERATIONS", machine.SPEED_ITERATIONS * 4)
+    four = machine.python_speed(repeat=3)
+    assert once > 0 and 2.0 < four / once < 8.0
+    assert machine.speed_text({"python_speed_ms": 118.6}) == \
+        "Python speed 118.6 ms (lower is faster), "
+    assert machine.speed_text({}) == ""
