@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -19,6 +20,15 @@ QUEUE_LIMIT = 1000
 class Message:
     topic: str
     data: dict[str, Any]
+    # ``data`` as compact JSON when the publisher encoded it already (for the bus or a
+    # store): a websocket sends it as it is instead of encoding it once more
+    text: str | None = None
+
+
+def encode(data: dict[str, Any]) -> str:
+    """A message's JSON, compact: the one encoding shared by the bus, the pop store and the
+    agents' websockets."""
+    return json.dumps(data, separators=(",", ":"))
 
 
 class Subscription:

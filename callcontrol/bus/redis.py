@@ -23,7 +23,7 @@ import logging
 import uuid
 from typing import Any
 
-from callcontrol.bus.base import Bus, Message
+from callcontrol.bus.base import Bus, Message, encode
 from callcontrol.bus.resp import RespClient, RespError, RespSubscriber
 
 logger = logging.getLogger(__name__)
@@ -41,23 +41,30 @@ class RedisBus(Bus):
         self._origin = uuid.uuid4().hex[:16]
         # what our own messages start with: skipped without decoding them (envelope())
         self._own = f'{{"origin":"{self._origin}",'.encode()
+        self._head = f'{{"origin":"{self._origin}","topic":'
 
     @property
     def name(self) -> str:
         return "redis"
 
     async def publish(self, topic: str, data: dict[str, Any]) -> None:
-        self.deliver_locally(topic, data)
-        await self._redis.execute(b"PUBLISH", *self.envelope(topic, data))
+        text = encode(data)
+        self.deliver_locally(topic, data, text)
+        await self._redis.execute(b"PUBLISH", *self.envelope(topic, data, text))
 
-    def envelope(self, topic: str, data: dict[str, Any]) -> tuple[str, str]:
+    def envelope(self, topic: str, data: dict[str, Any],
+                 text: str | None = None) -> tuple[str, str]:
         """The Redis channel and payload of a message, for a writer that publishes it in
-        a pipeline of its own (then :meth:`deliver_locally`)."""
-        return self._prefix + topic, json.dumps(
-            {"origin": self._origin, "topic": topic, "data": data}, separators=(",", ":"))
+        a pipeline of its own (then :meth:`deliver_locally`). ``text``: ``data`` encoded
+        already (:func:`encode`), put in as it is."""
+        if text is None:
+            text = encode(data)
+        # what json.dumps({"origin": ..., "topic": ..., "data": data}) gives, compact,
+        # without encoding ``data`` again
+        return self._prefix + topic, (f'{self._head}{json.dumps(topic)},"data":{text}}}')
 
-    def deliver_locally(self, topic: str, data: dict[str, Any]) -> None:
-        self._local.deliver(Message(topic, data))
+    def deliver_locally(self, topic: str, data: dict[str, Any], text: str | None = None) -> None:
+        self._local.deliver(Message(topic, data, text))
 
     async def _on_new_topics(self, topics: list[str]) -> None:
         # The subscriber returns once Redis confirmed: "subscribed" means "will receive",

@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from callcontrol.bus.base import encode
 from callcontrol.bus.resp import Arg, RespClient
 from callcontrol.crm.lookup import ContactMatch
 
@@ -139,15 +140,14 @@ class RedisPopStore:
     def _key(self, agent_id: int) -> str:
         return f"{self._prefix}{agent_id}"
 
-    def _keep(self, agent_id: int, call_id: str,
-              message: dict[str, Any]) -> list[tuple[Arg, ...]]:
-        """The commands that keep a pop: HSET it, and the agent's hash expires in ttl."""
+    def _keep(self, agent_id: int, call_id: str, text: str) -> list[tuple[Arg, ...]]:
+        """The commands that keep a pop (its JSON): HSET it, and the agent's hash expires
+        in ttl."""
         key = self._key(agent_id)
-        return [(b"HSET", key, call_id, json.dumps(message, separators=(",", ":"))),
-                (b"EXPIRE", key, self._ttl)]
+        return [(b"HSET", key, call_id, text), (b"EXPIRE", key, self._ttl)]
 
     async def put(self, agent_id: int, call_id: str, message: dict[str, Any]) -> None:
-        await self._redis.transaction(*self._keep(agent_id, call_id, message))
+        await self._redis.transaction(*self._keep(agent_id, call_id, encode(message)))
 
     async def get(self, agent_id: int, call_id: str) -> dict[str, Any] | None:
         raw = await self._redis.execute(b"HGET", self._key(agent_id), call_id)
@@ -156,14 +156,14 @@ class RedisPopStore:
     async def remove(self, agent_id: int, call_id: str) -> None:
         await self._redis.execute(b"HDEL", self._key(agent_id), call_id)
 
-    async def put_and_publish(self, agent_id: int, call_id: str, message: dict[str, Any] | None,
+    async def put_and_publish(self, agent_id: int, call_id: str, text: str | None,
                               envelope: tuple[str, str]) -> None:
-        """Keep (``message``) or drop (None) a pop and publish a bus message, in one round
-        trip (MULTI/EXEC): the store and the publication never part."""
-        if message is None:
+        """Keep (``text``, the pop's JSON) or drop (None) a pop and publish a bus message,
+        in one round trip (MULTI/EXEC): the store and the publication never part."""
+        if text is None:
             commands: list[tuple[Arg, ...]] = [(b"HDEL", self._key(agent_id), call_id)]
         else:
-            commands = self._keep(agent_id, call_id, message)
+            commands = self._keep(agent_id, call_id, text)
         commands.append((b"PUBLISH", *envelope))
         await self._redis.transaction(*commands)
 
@@ -220,12 +220,16 @@ class PopService:
         name = topic(agent_id)
         envelope = getattr(self._bus, "envelope", None)
         if envelope is not None and isinstance(self.store, RedisPopStore):
+            # encoded once: the stored pop, the bus message and the websocket frame
+            text = encode(message)
+            stored = None if kept is None else text if kept is message else encode(kept)
             try:
-                await self.store.put_and_publish(agent_id, call_id, kept, envelope(name, message))
+                await self.store.put_and_publish(agent_id, call_id, stored,
+                                                 envelope(name, message, text))
             except Exception:  # noqa: BLE001 - Redis away: each step on its own, as below
                 logger.warning("pop store and bus: one round trip failed; one step at a time")
             else:
-                self._bus.deliver_locally(name, message)
+                self._bus.deliver_locally(name, message, text)
                 return
         if kept is None:
             await self._keep("drop a pop", self.store.remove(agent_id, call_id))

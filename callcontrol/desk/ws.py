@@ -103,7 +103,10 @@ async def _forward(sub: Any, ws: web.WebSocketResponse) -> None:
         if ws.closed:
             return
         try:
-            await ws.send_json(message.data)
+            if message.text is not None:   # encoded once by the publisher
+                await ws.send_str(message.text)
+            else:
+                await ws.send_json(message.data)
         except (ConnectionResetError, RuntimeError):
             return
 

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
 
 from callcontrol.bus import Bus, create_bus
-from callcontrol.bus.base import Subscription
+from callcontrol.bus.base import Subscription, encode
 from callcontrol.bus.redis import RedisBus
 
 
@@ -92,6 +93,42 @@ async def test_a_process_gets_its_own_messages_once_and_at_once(redis_url: str,
             assert (await theirs.get(timeout=2)).data == {"n": 1}
             await asyncio.sleep(0.1)                      # Redis has handed it back to a
             assert mine.get_nowait() is None              # and a did not deliver it again
+    finally:
+        await a.close()
+        await b.close()
+
+
+def test_the_envelope_is_what_json_encodes_with_the_message_encoded_once() -> None:
+    """The Redis payload is built around the message's JSON instead of encoding it again,
+    and stays byte for byte what json.dumps of the whole envelope gives: processes of the
+    previous release read it (and it theirs) during a rolling upgrade."""
+    bus = RedisBus("redis://127.0.0.1:1/0")
+    data = {"type": "call.ringing", "caller": {"number": '+357 "99"\\ \u00e9\u2603'},
+            "contacts": [{"id": 5, "vip": False, "summary": {"balance_due": "1.50"}}],
+            "n": None}
+    for topic in ("agent.7", 'weird "topic" \u00e9'):
+        channel, payload = bus.envelope(topic, data)
+        assert channel == "callcontrol:" + topic
+        assert payload == json.dumps({"origin": bus._origin, "topic": topic, "data": data},
+                                     separators=(",", ":"))
+        assert bus.envelope(topic, data, encode(data)) == (channel, payload)
+        assert json.loads(payload) == {"origin": bus._origin, "topic": topic, "data": data}
+
+
+async def test_a_published_message_reaches_local_subscribers_with_its_json(
+        redis_url: str, unique_name: str) -> None:
+    """What a local subscriber (an agent's websocket) gets carries the JSON the publisher
+    made, so the socket sends it without encoding it again; what came through Redis from
+    another process has none and is encoded where it is sent."""
+    a, b = RedisBus(redis_url), RedisBus(redis_url)
+    topic = f"{unique_name}.agent.9"
+    try:
+        async with a.subscribe(topic) as mine, b.subscribe(topic) as theirs:
+            await a.publish(topic, {"n": 1, "s": "\u00e9"})
+            local = mine.get_nowait()
+            assert local is not None and json.loads(local.text) == {"n": 1, "s": "\u00e9"}
+            remote = await theirs.get(timeout=2)
+            assert remote.data == {"n": 1, "s": "\u00e9"} and remote.text is None
     finally:
         await a.close()
         await b.close()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -106,6 +107,17 @@ async def test_with_redis_for_both_a_pop_is_kept_and_published_in_one_step(redis
         assert kinds == ["call.ringing", "call.answered", "call.ended", "call.ringing",
                          "pop.closed"]
         assert store.steps == 1          # only ack() stored on its own
+        # what is kept for a replay is the JSON that went out, encoded once for both
+        kept = RedisPopStore(redis_url, prefix=f"{unique_name}:pops:")
+        pops = PopService(bus, kept)
+        async with bus.subscribe("agent.2") as mine:
+            await pops.ringing(2, {"call_id": "c-json", "caller": {"number": "\u00e9"}})
+            sent = mine.get_nowait()
+        raw = await kept._redis.execute(b"HGET", kept._key(2), "c-json")
+        await pops.close()
+        assert sent is not None and sent.text == raw.decode()
+        assert json.loads(raw) == {"call_id": "c-json", "caller": {"number": "\u00e9"},
+                                   "type": "call.ringing"}
     finally:
         await bus.close()
         await other.close()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 import aiohttp
@@ -192,6 +193,25 @@ async def test_a_pop_published_by_one_process_reaches_a_socket_on_another(
     async with two.client.ws_connect(WS, headers=two.bearer(token)) as ws:
         await _receive(ws, "hello")
         await _nothing(ws)
+
+
+@pytest.mark.redis
+async def test_with_redis_a_socket_on_the_publishing_process_gets_the_json_made_once(
+        make_desk, redis_url, unique_name):
+    """On the process that publishes, the socket sends the JSON the pop store and the bus
+    got (encoded once), and gets it once, not again when Redis hands it back."""
+    one = await make_desk(redis_url=redis_url, prefix=unique_name + ":")
+    uid, token = await one.user("bea", extension="1002")
+    async with one.client.ws_connect(WS, headers=one.bearer(token)) as ws:
+        await _receive(ws, "hello")
+        await one.pops.ringing(uid, _pop("call-y"))
+        raw = await ws.receive_str(timeout=2)
+        stored = await one.pops.store._redis.execute(b"HGET", one.pops.store._key(uid),
+                                                     "call-y")
+        assert raw == stored.decode()
+        assert json.loads(raw)["type"] == "call.ringing"
+        await _nothing(ws)
+    await one.pops.ended(uid, "call-y", {})
 
 
 async def test_a_flood_of_client_messages_is_rate_limited_not_served(dsk):
