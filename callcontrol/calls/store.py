@@ -38,17 +38,26 @@ class RecordingStore:
         """
         path = self.path(name)
         if len(data) <= INLINE_BYTES:
-            _write_atomic(path, data)
+            _save(path, data)
         else:
-            await asyncio.to_thread(_write_atomic, path, data)
+            await asyncio.to_thread(_save, path, data)
         return path
 
     async def read(self, name: str) -> bytes:
         return await asyncio.to_thread(self.path(name).read_bytes)
 
 
+def _save(path: Path, data: bytes) -> None:
+    # the directory is made when a write finds it missing (the first recording, or it was
+    # removed meanwhile), not checked before every recording
+    try:
+        _write_atomic(path, data)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(path, data)
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".wav.part")
     tmp.write_bytes(data)
     os.replace(tmp, path)

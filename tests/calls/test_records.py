@@ -14,7 +14,7 @@ from callcontrol.calls.records import (
     draft_op,
     update_op,
 )
-from callcontrol.calls.store import RecordingStore
+from callcontrol.calls.store import INLINE_BYTES, RecordingStore
 from callcontrol.crm.models import Activity, Communication
 
 
@@ -67,6 +67,22 @@ def test_recording_store_refuses_names_that_escape(tmp_path):
         except ValueError:
             continue
         raise AssertionError(f"{bad!r} accepted")
+
+
+async def test_recording_store_makes_its_directory_when_a_save_finds_it_missing(tmp_path):
+    """The first recording makes the directory; one removed meanwhile is made again; a
+    recording bigger than what is written on the event loop too."""
+    import shutil
+
+    store = RecordingStore(tmp_path / "rec" / "day")
+    path = await store.save("call-1", b"RIFF1")
+    assert path.read_bytes() == b"RIFF1"
+    shutil.rmtree(tmp_path / "rec")
+    assert (await store.save("call-2", b"RIFF2")).read_bytes() == b"RIFF2"
+    shutil.rmtree(tmp_path / "rec")
+    big = b"R" * (INLINE_BYTES + 1)
+    assert (await store.save("call-3", big)).read_bytes() == big
+    assert sorted(p.name for p in (tmp_path / "rec" / "day").iterdir()) == ["call-3.wav"]
 
 
 async def test_late_contact_fills_the_missed_call_and_its_callback(db):
