@@ -930,14 +930,11 @@ class CallControl:
         while len(self.ended) > 1000:
             self.ended.popitem(last=False)
         self._set_active()
-        self._retiring.add(call.journal)
-        self._spawn(self._retire_journal(call.journal))
-
-    async def _retire_journal(self, journal: Journal) -> None:
-        try:
-            await journal.flush(3600)
-        finally:
-            self._retiring.discard(journal)
+        # an ended call's last writes are still going out: close() flushes them too
+        journal = call.journal
+        if not journal.idle:
+            self._retiring.add(journal)
+            journal.when_written(lambda: self._retiring.discard(journal))
 
     def _set_active(self) -> None:
         self.metrics["callcontrol_calls_active"].set(len(self.calls))

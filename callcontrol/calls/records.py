@@ -371,6 +371,15 @@ class Journal:
     def idle(self) -> bool:
         return not self._pending and (self._task is None or self._task.done())
 
+    def when_written(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback`` once what is submitted now is written (or given up): at once
+        when nothing is pending. A callback, not a task waiting: one per call ending."""
+        task = self._task
+        if task is None or task.done():
+            callback()
+        else:
+            task.add_done_callback(lambda _task: callback())
+
     async def flush(self, timeout: float) -> bool:
         """Wait until everything submitted is written; False on timeout."""
         task = self._task

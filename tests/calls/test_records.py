@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -56,6 +57,32 @@ async def test_journal_keeps_order_and_retries(db):
     assert draft.result() and journal.failures == 3
     comm = await Records(db.sessions).communication("app:9")
     assert comm is not None and comm.state == "completed" and comm.answered_at is not None
+
+
+async def test_when_written_runs_once_the_journal_has_written_what_it_had(db):
+    """An ended call's journal is let go once its writes are out (a callback, no task
+    waiting on it); with nothing pending, at once."""
+    records = Records(db.sessions)
+    gate = asyncio.Event()
+    real = records.run
+
+    async def slow(op):
+        await gate.wait()
+        return await real(op)
+    records.run = slow  # type: ignore[method-assign]
+    journal = Journal(records, "app:10")
+    seen: list[str] = []
+    journal.when_written(lambda: seen.append("idle at once"))
+    assert seen == ["idle at once"]
+    draft = journal.submit(draft_op("app:10", {"direction": "incoming",
+                                               "started_at": datetime.now(UTC)}))
+    journal.when_written(lambda: seen.append("written"))
+    await asyncio.sleep(0.05)
+    assert seen == ["idle at once"] and not draft.done()
+    gate.set()
+    await asyncio.wait_for(draft, 5)
+    await asyncio.sleep(0)
+    assert seen == ["idle at once", "written"] and journal.idle
 
 
 def test_recording_store_refuses_names_that_escape(tmp_path):
