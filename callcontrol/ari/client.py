@@ -13,12 +13,12 @@ import json as jsonlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 from callcontrol.ari.bridges import BridgesApi
 from callcontrol.ari.channels import ChannelsApi
 from callcontrol.ari.errors import AriUnavailable, MalformedResponse, error_for
 from callcontrol.ari.http import HttpError, HttpPool, Response
+from callcontrol.ari.params import quoter
 from callcontrol.ari.recordings import RecordingsApi
 from callcontrol.ari.resources import (
     ApplicationsApi,
@@ -34,6 +34,8 @@ T = TypeVar("T")
 # kept as they are in a query value, as yarl (aiohttp's URLs) kept them: '+', '&', '=' and
 # ';' are encoded, so is a space (%20)
 QUERY_SAFE = "/:@?!$'()*,"
+_QUOTE_KEY = quoter("")
+_QUOTE_VALUE = quoter(QUERY_SAFE)
 
 
 class AriClient:
@@ -106,7 +108,7 @@ class AriClient:
                     json: Any, timeout: float | None, *, binary: bool) -> tuple[Any, int]:
         target = path
         if params:
-            target += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe=QUERY_SAFE)}"
+            target += "?" + "&".join(f"{_QUOTE_KEY(k)}={_QUOTE_VALUE(v)}"
                                      for k, v in params.items())
         body = None if json is None else jsonlib.dumps(json).encode()
         limit = timeout or self.config.request_timeout
