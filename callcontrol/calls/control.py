@@ -72,7 +72,7 @@ RECORDING_STOP_AFTER = 0.5
 
 # The ARI event types handle_event acts on (and the stream's ApplicationReplaced): the
 # application's event filter lets only these through.
-HANDLED_EVENTS = ("StasisStart", "StasisEnd", "ChannelDestroyed", "Dial", "ChannelStateChange",
+HANDLED_EVENTS = ("StasisStart", "StasisEnd", "ChannelDestroyed", "Dial",
                   "RecordingFinished", "RecordingFailed", "PlaybackFinished",
                   "ApplicationReplaced")
 
@@ -210,10 +210,6 @@ class CallControl:
             found = self._channels.get(event.peer.id)
             if found and event.dialstatus and not found[1].gone:
                 found[1].dialstatus = event.dialstatus
-        elif isinstance(event, ev.ChannelStateChange):
-            found = self._channels.get(event.channel.id)
-            if found and event.channel.state == "Up" and found[1].role is Role.CUSTOMER:
-                found[0].customer_answered = True
         elif isinstance(event, (ev.RecordingFinished, ev.RecordingFailed)):
             call = self._recordings.get(event.recording.name)
             if call is not None:
@@ -1362,8 +1358,11 @@ class CallControl:
 
     async def _filter_events(self) -> None:
         """Ask ARI for only the event types handle_event acts on: about 29 events a call
-        come down to about 12 (ChannelVarset, ChannelDialplan, ChannelHangupRequest, caller
-        id and bridge events are parsed for nothing otherwise). An Asterisk without event
+        come down to about 9 (ChannelVarset, ChannelDialplan, ChannelHangupRequest, caller
+        id and bridge events are parsed for nothing otherwise). ChannelStateChange is not
+        asked for either (three a call): a caller is up when StasisStart says so or once
+        call control answered them, an originated leg when its StasisStart comes, and a
+        reconnect reads the states from the channel list. An Asterisk without event
         filters (before 13.26/16.3) keeps sending everything, which is handled as before."""
         try:
             await self.ari.applications.filter_events(self.app, allowed=list(HANDLED_EVENTS))
