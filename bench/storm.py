@@ -554,7 +554,9 @@ async def run_floor(sim: PbxSimulator, clock: PopClock, http: aiohttp.ClientSess
                     var: Path, backend: str) -> list[StormRow]:
     """The same load through ``bench.floor`` (ARI events -> websocket, no database)."""
     port = free_port()
-    child = await spawn(["-m", "bench.floor", "--ari-url", sim.url, "--port", str(port),
+    profile = os.environ.get("CALLCONTROL_BENCH_CPROFILE_FLOOR")   # a file: cProfile of it
+    prefix = ["-m", "cProfile", "-o", profile] if profile else []
+    child = await spawn([*prefix, "-m", "bench.floor", "--ari-url", sim.url, "--port", str(port),
                          "--username", sim.username, "--password", sim.password],
                         {}, var / "floor.log")
     sockets = AgentSockets(http, clock)
@@ -575,7 +577,7 @@ async def run_floor(sim: PbxSimulator, clock: PopClock, http: aiohttp.ClientSess
             rows.append(storm_row(backend, "floor", m, count, target=False))
     finally:
         await sockets.close()
-        await child.stop()
+        await child.stop(timeout=120.0 if profile else 15.0)
         await _wait_unregistered(sim)
     return rows
 

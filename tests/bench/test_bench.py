@@ -107,3 +107,36 @@ def test_python_speed_measures_cpu_time_and_is_named_in_provenance(monkeypatch):
     assert machine.speed_text({"python_speed_ms": 118.6}) == \
         "Python speed 118.6 ms (lower is faster), "
     assert machine.speed_text({}) == ""
+
+
+def test_pycalls_counts_what_one_more_call_costs(tmp_path):
+    """Two profiles of the same work, one with more calls: start-up cancels out and the
+    difference over the extra calls is what each call made."""
+    import cProfile
+
+    from bench import pycalls
+
+    def one_call():
+        return sum(len(str(i)) for i in range(3))
+
+    def start_up():
+        return [str(i) for i in range(50)]
+
+    for name, calls in (("short", 10), ("long", 30)):
+        profiler = cProfile.Profile()
+        profiler.enable()
+        start_up()
+        for _ in range(calls):
+            one_call()
+        profiler.disable()
+        profiler.dump_stats(tmp_path / f"{name}.prof")
+    short = pycalls.read_profile(tmp_path / "short.prof", 10)
+    long = pycalls.read_profile(tmp_path / "long.prof", 30)
+    total, functions = pycalls.per_call(short, long)
+    # one_call, sum, the generator expression (4 resumptions), len 3 times (str is a type:
+    # cProfile does not count its calls)
+    assert total == 9
+    assert [n for name, n in functions.items() if name.endswith("(one_call)")] == [1.0]
+    assert functions["<built-in method builtins.len>"] == 3.0
+    with pytest.raises(ValueError, match="more calls"):
+        pycalls.per_call(long, short)
