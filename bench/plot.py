@@ -68,6 +68,7 @@ def draw(result: dict[str, Any], path: Path) -> Path:
     ax.set_title(f"Pop latency against call rate ({result.get('scale', {}).get('mode', '?')}, "
                  f"{result.get('scale', {}).get('contacts', 0):,} contacts)\n"
                  f"{m.get('cores', '?')} cores, load {m.get('load_average') or '?'}, "
+                 f"{_speed(m)}"
                  f"{result.get('started_at', '')}", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
