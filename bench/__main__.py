@@ -176,7 +176,7 @@ async def main(argv: list[str] | None = None) -> int:
                 result.notes.append(f"written to {shown}")
                 if bench.name == storm.NAME and result.rows:
                     png = plot.write(result.to_json(), args.results,
-                                     doc=plot.DOC_PNG if args.scale == "full" else None)
+                                     doc=plot.DOC_PNG if args.write_docs else None)
                     result.notes.append(f"plot of pop latency against call rate: {png.name}")
             report.print_result(result, lines)
     finally:
