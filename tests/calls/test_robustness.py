@@ -370,7 +370,8 @@ async def test_no_agent_is_rung_while_the_websocket_is_down(tmp_path):
         await asyncio.sleep(0.3)                  # several hunting ticks
         assert not env.calls.connected and call.attempts == 0
         assert await env.agent_state(agent) is AgentState.READY
-        await env.wait_call(call_id, "connected", timeout=5)   # once events flow again
+        # once events flow again (2 s backoff, the resync, a hunting tick, the ring)
+        await env.wait_call(call_id, "connected", timeout=10)
         await env.sim.hangup(sim_call.stasis_channel_id)
         comm = await env.completed(call_id)
         assert comm.agent_id == agent and comm.category == "answered"
