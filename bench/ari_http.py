@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     theirs = statistics.median(figures["aiohttp"]) * 1e6
     command = "python -m bench.ari_http " + " ".join(argv if argv is not None else sys.argv[1:])
     print(f"# {command.strip()}")
-    print("\n".join(f"# {line}" for line in describe(facts())))
+    machine = facts()   # once: it measures the machine's Python speed
+    print("\n".join(f"# {line}" for line in describe(machine)))
     print(f"  {'client':<14} {'CPU us/request (median of rounds)':>36}   rounds")
     print(f"  {'callcontrol':<14} {ours:36.1f}   "
           + ", ".join(f"{x * 1e6:.1f}" for x in figures["callcontrol"]))
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  aiohttp / callcontrol: x{theirs / ours:.1f}")
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "ari-http.json").write_text(json.dumps({
-        "command": command.strip(), "machine": facts(), "requests": args.requests,
+        "command": command.strip(), "machine": machine, "requests": args.requests,
         "concurrency": args.concurrency,
         "cpu_us_per_request": {k: [x * 1e6 for x in v] for k, v in figures.items()},
         "median_us": {"callcontrol": ours, "aiohttp": theirs}}, indent=2) + "\n")

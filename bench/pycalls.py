@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.machine import ROOT, describe, facts
+from bench.machine import ROOT, describe
 from bench.report import RESULTS
 
 NAME = "pycalls"
@@ -77,8 +77,10 @@ def per_call(short: Count, long: Count) -> tuple[float, dict[str, float]]:
     return (long.total - short.total) / extra, functions
 
 
-def _storm(backend: str, rate: float, duration: float, folder: Path, tag: str) -> int:
-    """One storm under cProfile (callcontrol and the floor); the calls it placed."""
+def _storm(backend: str, rate: float, duration: float, folder: Path,
+           tag: str) -> tuple[int, dict[str, Any]]:
+    """One storm under cProfile (callcontrol and the floor): the calls it placed and the
+    storm's machine facts (its PostgreSQL version too)."""
     env = {**os.environ, "CALLCONTROL_BENCH_RATES": f"{rate:g}",
            "CALLCONTROL_BENCH_DURATION": f"{duration:g}",
            "CALLCONTROL_BENCH_CPROFILE": str(folder / f"callcontrol-{tag}.prof"),
@@ -94,11 +96,7 @@ def _storm(backend: str, rate: float, duration: float, folder: Path, tag: str) -
     placed = {r["pipeline"]: r["placed"] for r in storm["rows"]}
     if placed.get("callcontrol") != placed.get("floor"):
         raise RuntimeError(f"callcontrol and the floor placed different numbers: {placed}")
-    MACHINE.update(storm["machine"])   # the storm's facts: its PostgreSQL version too
-    return int(placed["callcontrol"])
-
-
-MACHINE: dict[str, Any] = {}
+    return int(placed["callcontrol"]), storm["machine"]
 
 
 def measure(backend: str, rate: float, duration: float, top: int = 25) -> dict[str, Any]:
@@ -108,9 +106,9 @@ def measure(backend: str, rate: float, duration: float, top: int = 25) -> dict[s
         # adopts the draft communications of calls a saturated run lost, once), which
         # would otherwise fall into the short run only
         _storm(backend, rate, 2.0, folder, "settle")
-        short = _storm(backend, rate, duration, folder, "short")
-        long = _storm(backend, rate, duration * 2, folder, "long")
-        out: dict[str, Any] = {"placed": [short, long]}
+        short, _ = _storm(backend, rate, duration, folder, "short")
+        long, machine = _storm(backend, rate, duration * 2, folder, "long")
+        out: dict[str, Any] = {"placed": [short, long], "machine": machine}
         for pipeline in ("callcontrol", "floor"):
             total, functions = per_call(read_profile(folder / f"{pipeline}-short.prof", short),
                                         read_profile(folder / f"{pipeline}-long.prof", long))
@@ -141,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench.pycalls " + " ".join(shlex.quote(a) for a in (argv or
                                                                                sys.argv[1:]))
     measured = measure(args.backend, args.rate, args.duration, args.top)
-    machine = MACHINE or facts()
+    machine = measured.pop("machine")
     print("\n".join(describe(machine)))
     cc, floor = measured["callcontrol"], measured["floor"]
     print(f"\nPython function calls a call, {args.backend}, {args.rate:g} calls/s "

@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench.redis_client " + " ".join(
         argv if argv is not None else sys.argv[1:])
     print(f"# {command.strip()}")
-    print("\n".join(f"# {line}" for line in describe(facts())))
+    machine = facts()   # once: it measures the machine's Python speed
+    print("\n".join(f"# {line}" for line in describe(machine)))
     print(f"  {'operation':<32} {'in flight':>9}  {'client':<12} {'CPU us/op (median)':>19}"
           "   rounds")
     for op, title in OPERATIONS.items():
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"x{medians[c][op]['redis-py'] / medians[c][op]['callcontrol']:.1f}")
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "redis-client.json").write_text(json.dumps({
-        "command": command.strip(), "machine": facts(), "ops": args.ops,
+        "command": command.strip(), "machine": machine, "ops": args.ops,
         "rounds": args.rounds, "operations": OPERATIONS,
         "cpu_us_per_op": {str(c): {op: {client: [x * 1e6 for x in rounds]
                                         for client, rounds in per_client.items()}
