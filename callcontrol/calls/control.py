@@ -360,12 +360,12 @@ class CallControl:
             await self._lookup(call)
         finally:
             call.looked_up = True
+        # an agent reserved meanwhile is popped now, while their phone is being rung
+        pop = self._pop_when_known(call, call.agent)
         self._write_draft(call)
         await hunt
-        agent = call.agent
-        if call.phase is Phase.RINGING and agent is not None and agent.agent_id is not None \
-                and agent.agent_id not in call.popped and not agent.gone:
-            await self._pop(call, agent.agent_id)
+        if pop is not None:
+            await pop
 
     async def _answer_caller(self, call: Call) -> None:
         """Answer the caller, after the ring indication sent for them, if it is in flight."""
@@ -548,6 +548,10 @@ class CallControl:
             self._waiting.remove(call)
         number = call.e164 or call.caller_number or ""
         name = call.contacts[0].name if len(call.contacts) == 1 else ""
+        # the pop goes out alongside the originate, not after its answer (one ARI round
+        # trip less before the pop); if the caller is still being looked up, the look-up
+        # sends it when it ends
+        pop = self._pop_when_known(call, leg)
         try:
             await self.ari.channels.originate(
                 device, app=self.app, app_args=f"agent,{call.id}",
@@ -561,13 +565,26 @@ class CallControl:
             if agent_id is not None:
                 call.tried.add(agent_id)
                 await self._agent_call("ring_failed", agent_id, "unreachable")
+                if pop is not None:
+                    await pop
+                await self._pop_closed(call, agent_id, "unreachable")
             await self._hunt(call)
             return
         logger.info("ringing agent %s on %s (leg %s)", agent_id, device, leg.id)
         loop = asyncio.get_running_loop()
         leg.timer = loop.call_later(self.ring_timeout, self._post, call, self._ring_timed_out, leg)
-        if agent_id is not None and call.looked_up:
-            await self._pop(call, agent_id)
+        if pop is not None:
+            await pop
+
+    def _pop_when_known(self, call: Call, leg: Leg | None) -> asyncio.Future[None] | None:
+        """Pop the agent of ``leg`` once the caller is looked up and the agent is being rung
+        (whichever comes last calls this with both known); once per agent and call."""
+        if leg is None or leg.agent_id is None or leg.gone or not call.looked_up \
+                or call.phase is not Phase.RINGING or call.agent is not leg \
+                or leg.agent_id in call.pop_sent:
+            return None
+        call.pop_sent.add(leg.agent_id)
+        return asyncio.ensure_future(self._pop(call, leg.agent_id))
 
     async def _pop(self, call: Call, agent_id: int) -> None:
         payload = self.pop_payload(call)

@@ -97,6 +97,7 @@ class Call:
     runner: asyncio.Task[None] | None = None
     stasis_start_at: datetime | None = None
     popped: set[int] = field(default_factory=set)   # agents who got a pop for this call
+    pop_sent: set[int] = field(default_factory=set)  # agents whose pop is sent or sending
     adopted: bool = False
     ringing: asyncio.Future[Any] | None = None   # the caller's ring indication, in flight
 

@@ -95,6 +95,51 @@ async def test_busy_rejecting_or_unreachable_agent_is_skipped(env, behaviour, re
     assert env.recorder.of(busy, "pop.closed")
 
 
+async def test_the_pop_does_not_wait_for_the_originate_answer(env, monkeypatch):
+    anna = await env.add_agent("anna", "1001")
+    contact = await env.add_contact("Maria", "99 123456", MARIA)
+    env.sim.set_device("PJSIP/1001", answer_after=0.5, behaviour="answer")
+    real = env.client.channels.originate
+    answered: list[bool] = []
+
+    async def slow_originate(*args, **kwargs):
+        await asyncio.sleep(0.6)           # a PBX slow to answer the originate request
+        result = await real(*args, **kwargs)
+        answered.append(True)
+        return result
+
+    monkeypatch.setattr(env.client.channels, "originate", slow_originate)
+    sim_call = await env.place(number=MARIA, hangup_after=40)
+    call_id = env.call_id_of(sim_call)
+    ring = await eventually(lambda: env.recorder.of(anna, "call.ringing"), what="pop")
+    assert not answered, "the pop waited for the originate's answer"
+    assert ring[0]["call_id"] == call_id and ring[0]["contacts"][0]["id"] == contact
+    comm = await env.completed(call_id, timeout=8)
+    assert comm.agent_id == anna and comm.category == "answered"
+
+
+async def test_an_agent_whose_phone_cannot_be_rung_keeps_no_pop_open(env):
+    lost = await env.add_agent("lost", "1001", device="PJSIP/no-such-phone")  # rung first
+    await asyncio.sleep(0.01)
+    free = await env.add_agent("free", "1002")
+    env.sim.set_device("PJSIP/1002", answer_after=0.2, behaviour="answer")
+    for attempt in range(3):   # the look-up ends before or after the failed originate
+        if attempt:   # both ready again, the lost one idle longest
+            await env.agents.set_state(lost, AgentState.READY)
+            await env.agents.set_state(free, AgentState.NOT_READY, reason="break")
+            await env.agents.set_state(free, AgentState.READY)
+        sim_call = await env.place(number=MARIA, hangup_after=10)
+        comm = await env.completed(env.call_id_of(sim_call), timeout=8)
+        assert comm.agent_id == free and comm.category == "answered"
+        await env.wait_agent(lost, AgentState.NOT_READY)
+        assert (await env.agents.get(lost)).reason == "unreachable"
+        await env.wait_agent(free, AgentState.READY, timeout=5)
+    rings = [m["call_id"] for m in env.recorder.of(lost, "call.ringing")]
+    closed = env.recorder.of(lost, "pop.closed")
+    assert sorted(rings) == sorted(m["call_id"] for m in closed)
+    assert {m["reason"] for m in closed} <= {"unreachable"}
+
+
 async def test_queue_wait_ends_while_an_agent_rings(tmp_path):
     from tests.calls.conftest import call_env
 
