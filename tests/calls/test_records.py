@@ -110,6 +110,11 @@ async def test_recording_store_makes_its_directory_when_a_save_finds_it_missing(
     big = b"R" * (INLINE_BYTES + 1)
     assert (await store.save("call-3", big)).read_bytes() == big
     assert sorted(p.name for p in (tmp_path / "rec" / "day").iterdir()) == ["call-3.wav"]
+    # a part file a crash left behind, longer than the new recording: nothing of it stays
+    (tmp_path / "rec" / "day" / "call-4.wav.part").write_bytes(b"X" * 100)
+    assert (await store.save("call-4", b"RIFF4")).read_bytes() == b"RIFF4"
+    assert (await store.save("call-4", b"RIFF")).read_bytes() == b"RIFF"
+    assert not list((tmp_path / "rec" / "day").glob("*.part"))
 
 
 async def test_late_contact_fills_the_missed_call_and_its_callback(db):
