@@ -13,7 +13,7 @@ if callcontrol --help | grep -q "dialplan"; then
   callcontrol dialplan check
 fi
 echo "==> pytest"
-python -m pytest "$@"
+python -m pytest --durations=15 "$@"   # the slowest tests, to keep CI under its 20 minutes
 if [ -f bench/__main__.py ] && [ -z "${SKIP_BENCH:-}" ]; then
   echo "==> benchmark smoke run (figures printed, nothing asserted)"
   python -m bench --smoke

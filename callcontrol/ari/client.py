@@ -7,7 +7,6 @@ client in `http.py` (why not aiohttp's: see there).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json as jsonlib
 import logging
@@ -113,8 +112,7 @@ class AriClient:
         body = None if json is None else jsonlib.dumps(json).encode()
         limit = timeout or self.config.request_timeout
         try:
-            async with asyncio.timeout(limit):
-                resp = await self._get_pool().request(method, target, body=body)
+            resp = await self._get_pool().request(method, target, body=body, timeout=limit)
         except TimeoutError as exc:
             raise AriUnavailable(None, f"no answer within {limit:g} s", method, path) from exc
         except HttpError as exc:

@@ -14,6 +14,12 @@ the server closed while idle is dropped before use; a request that finds its reu
 connection closed before any byte of the answer came back is sent again on a new
 connection, once, when its method is idempotent (GET, PUT, DELETE). A request
 cancelled or timed out mid-answer closes its connection (its answer may still arrive).
+
+Timeouts: ``request(..., timeout=s)`` bounds the whole request. Waiting for the answer on a
+connection, the common case, is bounded by one sweep every :data:`SWEEP_EVERY` seconds over
+the requests in flight (a timeout fires up to that much late) instead of a timer per
+request: nine ARI requests a call each made and cancelled an ``asyncio.timeout`` with its
+timer; waiting for a free or a new connection, the rare case, keeps ``asyncio.timeout``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from urllib.parse import urlsplit
 
 IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "OPTIONS"})
 MAX_HEAD = 64 * 1024
+SWEEP_EVERY = 0.05   # seconds between two looks at the deadlines of the requests in flight
 
 
 class HttpError(Exception):
@@ -216,11 +223,16 @@ class HttpPool:
         self._open = 0
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._closed = False
+        # answers awaited, with their deadlines (loop time), and the sweep that fails them
+        self._inflight: dict[asyncio.Future[Response], float] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
 
     async def request(self, method: str, path: str, *, body: bytes | None = None,
-                      content_type: str = "application/json") -> Response:
-        """One request and its whole answer; raises HttpError when no answer came back. The
-        caller bounds it in time (a cancelled request closes its connection)."""
+                      content_type: str = "application/json",
+                      timeout: float | None = None) -> Response:
+        """One request and its whole answer; raises HttpError when no answer came back,
+        TimeoutError when none came within ``timeout`` seconds (a request that timed out or
+        was cancelled closes its connection)."""
         head = f"{method} {self.prefix}{path} HTTP/1.1\r\n{self._fixed}"
         if body is not None:
             head += f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -228,26 +240,55 @@ class HttpPool:
         else:
             data = (head + ("Content-Length: 0\r\n\r\n" if method in ("POST", "PUT")
                             else "\r\n")).encode("latin-1")
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         try:
-            return await self._exchange(method, data)
+            return await self._exchange(loop, method, data, deadline)
         except _Stale:
             if method not in IDEMPOTENT:
                 raise HttpError("connection closed by the server before the answer") from None
-            return await self._exchange(method, data, fresh=True)
+            return await self._exchange(loop, method, data, deadline, fresh=True)
 
-    async def _exchange(self, method: str, data: bytes, *, fresh: bool = False) -> Response:
-        conn = await self._acquire(fresh)
-        waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+    async def _exchange(self, loop: asyncio.AbstractEventLoop, method: str, data: bytes,
+                        deadline: float | None, *, fresh: bool = False) -> Response:
+        conn = None if fresh or self._closed else self._take_idle()
+        if conn is None:   # no idle connection: wait for one, or open one
+            if deadline is None:
+                conn = await self._acquire(fresh)
+            else:
+                async with asyncio.timeout_at(deadline):
+                    conn = await self._acquire(fresh)
+        waiter: asyncio.Future[Response] = loop.create_future()
         ok = False
         try:
             conn.send(data, waiter)
+            if deadline is not None:
+                self._inflight[waiter] = deadline
+                if self._sweeper is None:
+                    self._sweeper = loop.call_later(SWEEP_EVERY, self._sweep)
             response = await waiter
             ok = response.headers.get("connection", "").lower() != "close"
             return response
         finally:
+            self._inflight.pop(waiter, None)
             if not ok:
                 conn.close()
             self._release(conn, keep=ok)
+
+    def _sweep(self) -> None:
+        """Fail the answers awaited past their deadline; again while any is awaited."""
+        self._sweeper = None
+        if not self._inflight:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for waiter, deadline in list(self._inflight.items()):
+            if deadline <= now:
+                del self._inflight[waiter]
+                if not waiter.done():
+                    waiter.set_exception(TimeoutError())
+        if self._inflight:
+            self._sweeper = loop.call_later(SWEEP_EVERY, self._sweep)
 
     async def _acquire(self, fresh: bool) -> _Connection:
         if self._closed:
@@ -308,6 +349,9 @@ class HttpPool:
 
     async def close(self) -> None:
         self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         while self._idle:
             self._idle.pop().close()
             self._open -= 1

@@ -240,6 +240,45 @@ async def test_a_cancelled_request_closes_its_connection(raw):
     assert server.connections == 2
 
 
+async def test_a_request_times_out_on_its_connection_and_while_waiting_for_one(raw):
+    import time
+
+    from callcontrol.ari.http import SWEEP_EVERY
+
+    release = asyncio.Event()
+
+    async def answer(req):
+        if b"/slow" in req:
+            await release.wait()
+        return ok(b'{"path": "' + req.split(b" ")[1] + b'"}')
+
+    server, url = await raw(answer)
+    pool = HttpPool(url, limit=1)
+    try:
+        assert (await pool.request("GET", "/warm", timeout=1)).status == 200
+        # the answer never comes: a TimeoutError after the timeout, late by a sweep at most
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await pool.request("GET", "/slow", timeout=0.2)
+        elapsed = time.monotonic() - started
+        assert 0.2 <= elapsed < 0.2 + SWEEP_EVERY + 0.15, elapsed
+        # a request waiting for the only connection times out too
+        slow = asyncio.ensure_future(pool.request("GET", "/slow", timeout=5))
+        await asyncio.sleep(0.05)
+        with pytest.raises(TimeoutError):
+            await pool.request("GET", "/queued", timeout=0.1)
+        release.set()
+        assert (await slow).body == b'{"path": "/ari/slow"}'
+        # nothing in flight: the sweep stops after one more look; the pool still works
+        assert not pool._inflight
+        await asyncio.sleep(SWEEP_EVERY * 2)
+        assert pool._sweeper is None
+        assert (await pool.request("GET", "/after", timeout=1)).body == b'{"path": "/ari/after"}'
+    finally:
+        await pool.close()
+    assert server.connections == 2   # the timed-out request's connection was closed
+
+
 async def test_a_closed_pool_refuses_requests(raw):
     _, url = await raw(lambda req: ok())
     pool = HttpPool(url)
