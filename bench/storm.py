@@ -86,6 +86,10 @@ class StormRow(Row):
     # the slowest pops: [seconds into the rate, latency ms], slowest first; whether a tail
     # is a few stalls (clustered in time) or a slower call path (spread) shows here
     slowest: list[list[float]] | None = None
+    # the benchmark process's own loop while the rate ran: [seconds into the rate, ms late]
+    # of its worst stalls over LoopLag.THRESHOLD; slowest pops at the same seconds were
+    # delayed here (the pops are timed in this process), not by the pipeline
+    bench_stalls: list[list[float]] | None = None
 
 
 def free_port() -> int:
@@ -290,6 +294,43 @@ async def ensure_agents(ds: Dataset, count: int) -> list[Agent]:
     return agents
 
 
+class LoopLag:
+    """How late a timer of this process's event loop fires, checked every ``EVERY`` s while
+    a rate runs: the simulator and the agents' sockets that time every pop live here, so
+    when this loop stalls, pops look slow whatever the pipeline did."""
+
+    EVERY = 0.01
+    THRESHOLD = 0.015   # late by more than this: a stall worth naming
+
+    def __init__(self) -> None:
+        self.stalls: list[tuple[float, float]] = []   # (perf_counter when due, seconds late)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            due = time.perf_counter() + self.EVERY
+            await asyncio.sleep(self.EVERY)
+            late = time.perf_counter() - due
+            if late > self.THRESHOLD:
+                self.stalls.append((due, late))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def worst(self, since: float | None, count: int = SLOWEST) -> list[list[float]]:
+        """The ``count`` worst stalls as [seconds after ``since``, ms late], worst first."""
+        origin = since if since is not None else 0.0
+        return [[round(due - origin, 2), round(late * 1000, 1)]
+                for due, late in sorted(self.stalls, key=lambda s: -s[1])[:count]]
+
+
 class PopClock:
     """When the simulator sent each inbound StasisStart, and when its first pop arrived."""
 
@@ -482,6 +523,8 @@ async def drive(sim: PbxSimulator, clock: PopClock, child: Watched, *, rate: flo
     me = psutil.Process()
     gc.collect()
     gc.disable()
+    lag = LoopLag()
+    lag.start()
     try:
         mine0 = me.cpu_times()
         cpu0 = child.cpu_seconds()
@@ -498,6 +541,7 @@ async def drive(sim: PbxSimulator, clock: PopClock, child: Watched, *, rate: flo
         mine1 = me.cpu_times()
     finally:
         gc.enable()
+        await lag.stop()
     peak = await child.stop_sampling()
     latencies = clock.latencies_ms()
     span = ((clock.last_pop or 0) - (clock.first_sent or 0)) if latencies else 0.0
@@ -508,6 +552,7 @@ async def drive(sim: PbxSimulator, clock: PopClock, child: Watched, *, rate: flo
                     peak, load.placed - len(latencies),
                     {"channels_left": len(sim.channels), "load_failed": load.failed,
                      "slowest": clock.slowest(),
+                     "bench_stalls": lag.worst(clock.first_sent),
                      "bench_cpu": mine1.user + mine1.system - mine0.user - mine0.system,
                      "ari_requests": sim.engine.counters["http_requests"]
                      - counted0.get("http_requests", 0),
@@ -540,6 +585,7 @@ def storm_row(backend: str, pipeline: str, m: Measured, agents: int, *,
         row.ari_requests_per_call = round(m.extra["ari_requests"] / m.placed, 1)
         row.ari_events_per_call = round(m.extra["ari_events"] / m.placed, 1)
     row.slowest = m.extra.get("slowest") or None
+    row.bench_stalls = m.extra.get("bench_stalls") or None
     return row
 
 
@@ -557,6 +603,12 @@ def describe(row: StormRow) -> str:
     if row.slowest:
         parts.append("slowest pops (ms at s into the rate): "
                      + ", ".join(f"{ms:g} at {at:g}" for at, ms in row.slowest))
+    if row.bench_stalls:
+        parts.append("the benchmark process's own loop late (ms at s into the rate): "
+                     + ", ".join(f"{ms:g} at {at:g}" for at, ms in row.bench_stalls))
+    else:
+        parts.append("the benchmark process's own loop never late by over "
+                     f"{LoopLag.THRESHOLD * 1000:g} ms")
     return "; ".join(parts)
 
 

@@ -156,6 +156,31 @@ async def tiny_sqlite(tmp_path: Path):
 
 
 @pytest.mark.slow
+async def test_loop_lag_names_the_benchmark_process_own_stalls():
+    import asyncio
+    import time
+
+    lag = storm.LoopLag()
+    lag.start()
+    started = time.perf_counter()
+    await asyncio.sleep(0.05)            # a quiet loop: nothing to name
+    assert lag.stalls == []
+    time.sleep(0.08)                     # this process blocked, as a stall would
+    await asyncio.sleep(0.05)
+    await lag.stop()
+    [[at, ms]] = lag.worst(started)
+    assert 0.03 <= at <= 0.2 and 60 <= ms <= 200
+    measured = storm.Measured(10, 3, [], [5.0, 6.0, 90.0], 1.0, 3, 0.1, 0, 0,
+                              {"bench_stalls": lag.worst(started)})
+    row = storm.storm_row("sqlite (embedded)", "callcontrol", measured, 5, target=False)
+    assert row.bench_stalls == [[at, ms]]
+    assert f"own loop late (ms at s into the rate): {ms:g} at {at:g}" in storm.describe(row)
+    quiet = storm.storm_row("sqlite (embedded)", "floor",
+                            storm.Measured(10, 3, [], [1.0], 1.0, 3, 0.1, 0, 0, {}), 5,
+                            target=False)
+    assert "own loop never late by over 15 ms" in storm.describe(quiet)
+
+
 async def test_storm_and_floor_run_at_a_tiny_scale(tiny_sqlite):
     rows = await storm.storm(tiny_sqlite, rates=(4.0,), duration=1.0, redis_url=None)
     assert [(r.pipeline, r.rate) for r in rows] == [("floor", 4.0), ("callcontrol", 4.0)]
