@@ -165,7 +165,7 @@ async def test_loop_lag_names_the_benchmark_process_own_stalls():
     started = time.perf_counter()
     await asyncio.sleep(0.05)            # a quiet loop: nothing to name
     assert lag.stalls == []
-    time.sleep(0.08)                     # this process blocked, as a stall would
+    time.sleep(0.08)  # noqa: ASYNC251 - this process blocked, as a stall would
     await asyncio.sleep(0.05)
     await lag.stop()
     [[at, ms]] = lag.worst(started)
