@@ -92,6 +92,14 @@ class StormRow(Row):
     bench_stalls: list[list[float]] | None = None
 
 
+async def _stopped(task: asyncio.Task[None] | None) -> None:
+    """Cancel a watching task and wait until it has stopped."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -145,11 +153,8 @@ class Watched:
         self._sampler = asyncio.get_running_loop().create_task(sample())
 
     async def stop_sampling(self) -> int:
-        if self._sampler is not None:
-            self._sampler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sampler
-            self._sampler = None
+        await _stopped(self._sampler)
+        self._sampler = None
         with contextlib.suppress(psutil.Error):
             self.peak_rss = max(self.peak_rss, self.rss())
         return self.peak_rss
@@ -318,11 +323,8 @@ class LoopLag:
                 self.stalls.append((due, late))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await _stopped(self._task)
+        self._task = None
 
     def worst(self, since: float | None, count: int = SLOWEST) -> list[list[float]]:
         """The ``count`` worst stalls as [seconds after ``since``, ms late], worst first."""
