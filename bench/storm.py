@@ -587,7 +587,7 @@ def storm_row(backend: str, pipeline: str, m: Measured, agents: int, *,
         row.ari_requests_per_call = round(m.extra["ari_requests"] / m.placed, 1)
         row.ari_events_per_call = round(m.extra["ari_events"] / m.placed, 1)
     row.slowest = m.extra.get("slowest") or None
-    row.bench_stalls = m.extra.get("bench_stalls") or None
+    row.bench_stalls = m.extra.get("bench_stalls")   # [] measured, none; None: not watched
     return row
 
 
@@ -608,7 +608,7 @@ def describe(row: StormRow) -> str:
     if row.bench_stalls:
         parts.append("the benchmark process's own loop late (ms at s into the rate): "
                      + ", ".join(f"{ms:g} at {at:g}" for at, ms in row.bench_stalls))
-    else:
+    elif row.bench_stalls is not None:
         parts.append("the benchmark process's own loop never late by over "
                      f"{LoopLag.THRESHOLD * 1000:g} ms")
     return "; ".join(parts)

@@ -176,9 +176,14 @@ async def test_loop_lag_names_the_benchmark_process_own_stalls():
     assert row.bench_stalls == [[at, ms]]
     assert f"own loop late (ms at s into the rate): {ms:g} at {at:g}" in storm.describe(row)
     quiet = storm.storm_row("sqlite (embedded)", "floor",
-                            storm.Measured(10, 3, [], [1.0], 1.0, 3, 0.1, 0, 0, {}), 5,
-                            target=False)
+                            storm.Measured(10, 3, [], [1.0], 1.0, 3, 0.1, 0, 0,
+                                           {"bench_stalls": []}), 5, target=False)
     assert "own loop never late by over 15 ms" in storm.describe(quiet)
+    # a row whose rate was not watched claims nothing about the loop
+    unwatched = storm.storm_row("sqlite (embedded)", "floor",
+                                storm.Measured(10, 3, [], [1.0], 1.0, 3, 0.1, 0, 0, {}), 5,
+                                target=False)
+    assert unwatched.bench_stalls is None and "own loop" not in storm.describe(unwatched)
 
 
 async def test_storm_and_floor_run_at_a_tiny_scale(tiny_sqlite):
