@@ -60,8 +60,7 @@ def _save(path: Path, data: bytes) -> None:
 def _write_atomic(path: Path, data: bytes) -> None:
     # os-level calls: no Python file object and its buffer for one write of known bytes
     tmp = path.with_suffix(".wav.part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0),
-                 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)   # not inherited (PEP 446)
     try:
         view = memoryview(data)
         while view:
