@@ -48,6 +48,7 @@ BUS = web.AppKey("bus", Bus)
 # the sessions of the call path (call control, agent service): see crm.db._check_quietly
 CALL_SESSIONS = web.AppKey("call_sessions", async_sessionmaker[AsyncSession])
 DIRECT = web.AppKey("direct", Direct)
+STATE_DIRECT = web.AppKey("state_direct", Direct)
 
 Setup = Callable[[web.Application], None]
 DOMAINS: list[Setup] = []
@@ -65,7 +66,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[CALL_SESSIONS] = crm_db.session_factory(hot)
     # the call path's hottest statements (agent transitions, journal) skip SQLAlchemy
     app[DIRECT] = open_direct(app[CONFIG].database_url)
+    # agent states: atomic and shared at once, not waiting for the disk (Direct.relaxed)
+    app[STATE_DIRECT] = app[DIRECT].relaxed()
     yield
+    if app[STATE_DIRECT] is not app[DIRECT]:
+        await app[STATE_DIRECT].close()
     await app[DIRECT].close()
     if hot is not engine:
         await hot.dispose()

@@ -24,7 +24,7 @@ REDIS_PREFIX = web.AppKey("desk_redis_prefix", str)
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
     from callcontrol.agents.service import AgentService
-    from callcontrol.app import BUS, CONFIG, DIRECT, METRICS
+    from callcontrol.app import BUS, CONFIG, METRICS, STATE_DIRECT
     from callcontrol.desk.cti import LISTENER, CtiListener
     from callcontrol.desk.pops import MemoryPopStore, PopService, RedisPopStore
     from callcontrol.web.auth import SESSIONS
@@ -32,7 +32,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     agents = AgentService(app[SESSIONS], app[BUS], metrics=app.get(METRICS),
                           wrapup_seconds=config.calls.wrapup_seconds,
-                          direct=app[DIRECT])
+                          direct=app[STATE_DIRECT])
     prefix = app.get(REDIS_PREFIX, "callcontrol:") + "pops:"
     store = RedisPopStore(config.redis_url, prefix=prefix) if config.redis_url \
         else MemoryPopStore()

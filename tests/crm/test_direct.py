@@ -209,3 +209,50 @@ async def test_sqlite_a_transaction_left_open_by_a_failed_operation_does_not_blo
         assert not direct._loop_conn.in_transaction
     finally:
         await direct.close()
+
+
+class _Setting:
+    """Reads one server setting on the connection an operation gets."""
+
+    writes = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def pg(self, conn: asyncpg.Connection) -> str:
+        return await conn.fetchval("SELECT current_setting($1)", self.name)
+
+    def sqlite(self, conn: sqlite3.Connection) -> str:
+        return str(conn.execute(f"PRAGMA {self.name}").fetchone()[0])
+
+
+async def test_postgres_relaxed_access_commits_without_waiting_for_the_disk(postgres_database):
+    """Agent states go through the relaxed access: their commits do not wait for the WAL
+    flush; the journal's stay durable, and both see each other's writes at once."""
+    from callcontrol.crm.migrate import upgrade_async
+
+    await upgrade_async(postgres_database)
+    durable = open_direct(postgres_database)
+    relaxed = durable.relaxed()
+    try:
+        assert relaxed is not durable
+        assert await durable.run(_Setting("synchronous_commit")) == "on"
+        assert await relaxed.run(_Setting("synchronous_commit")) == "off"
+        comm_id = await relaxed.run(DraftOp("app:r", {"direction": "incoming"}))
+        assert await durable.run(DraftOp("app:r", {"direction": "incoming"})) == comm_id
+    finally:
+        await relaxed.close()
+        await durable.close()
+
+
+async def test_sqlite_relaxed_access_is_the_same_single_writer(tmp_path):
+    from callcontrol.crm.migrate import upgrade_async
+
+    path = tmp_path / "x.db"
+    await upgrade_async(f"sqlite+aiosqlite:///{path}")
+    direct = open_direct(f"sqlite:///{path}")
+    try:
+        assert direct.relaxed() is direct
+        assert await direct.run(_Setting("synchronous")) == "1"    # NORMAL: no flush a commit
+    finally:
+        await direct.close()

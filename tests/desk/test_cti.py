@@ -165,3 +165,22 @@ async def test_a_repeated_ringing_event_does_not_log_the_call_twice(dsk):
     first = await (await dsk.client.post(EVENTS, headers=pbx, json=event)).json()
     again = await (await dsk.client.post(EVENTS, headers=pbx, json=event)).json()
     assert first["communication_id"] == again["communication_id"]
+
+
+@BOTH_DATABASES
+async def test_agent_states_take_the_relaxed_access_and_the_journal_the_durable_one(dsk):
+    """On PostgreSQL an agent's reservation and transitions do not wait for the WAL flush
+    (a pop never waits out a slow disk); SQLite has one writer, already NORMAL."""
+    from callcontrol.app import DIRECT, STATE_DIRECT
+    from tests.crm.test_direct import _Setting
+
+    uid, _ = await dsk.user("ann", extension="1001")
+    assert (await dsk.agents.cti_login(uid)).state.value == "ready"
+    assert dsk.agents._direct is dsk.app[STATE_DIRECT]
+    relaxed, durable = dsk.app[STATE_DIRECT], dsk.app[DIRECT]
+    if durable.dialect == "postgresql":
+        assert relaxed is not durable
+        assert await relaxed.run(_Setting("synchronous_commit")) == "off"
+        assert await durable.run(_Setting("synchronous_commit")) == "on"
+    else:
+        assert relaxed is durable
