@@ -186,17 +186,19 @@ def render(folder: Path = RESULTS) -> str:
         lines += ["### call-storm and floor", "", _provenance(storm), "",
                   f"![Pop latency against call rate]({DOC_PNG.name})", "",
                   "| Backend | Pipeline | calls/s asked | placed | popped | failures | "
-                  "sustained/s | p50 ms | p95 ms | p99 ms | CPU ms/call | set-ups/s per core "
-                  "| peak RSS MB | vs floor (p99, CPU) | bench process CPU ms/call |",
+                  "sustained/s | p50 ms | p95 ms | p99 ms | CPU ms/call | of it kernel "
+                  "| set-ups/s per core | peak RSS MB | vs floor (p99, CPU) "
+                  "| bench process CPU ms/call |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | "
-                  "--- | --- | --- |"]
+                  "--- | --- | --- | --- |"]
         for r in sorted(storm["rows"], key=lambda r: (r["backend"], r["rate"], r["pipeline"])):
             ratio = (f"x{r['latency_ratio_p99']}, x{r['cpu_ratio']}"
                      if r.get("cpu_ratio") is not None else "-")
             lines.append(f"| {r['backend']} | {r['pipeline']} | {r['rate']:g} | {r['placed']} | "
                          f"{r['popped']} | {r['failures']} | {r['sustained_per_s']} | "
                          f"{_ms(r['p50_ms'])} | {_ms(r['p95_ms'])} | {_ms(r['p99_ms'])} | "
-                         f"{r['cpu_ms_per_call']} | {r['setups_per_core']} | "
+                         f"{r['cpu_ms_per_call']} | {r.get('cpu_system_ms_per_call', '-')} | "
+                         f"{r['setups_per_core']} | "
                          f"{r['peak_rss_mb']} | {ratio} | {r.get('bench_cpu_ms_per_call')} |")
         lines.append("")
     if view is not None:

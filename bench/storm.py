@@ -74,6 +74,9 @@ class StormRow(Row):
     failures: int = 0               # placed but no pop (or not placed at all)
     sustained_per_s: float | None = None
     cpu_ms_per_call: float | None = None
+    # of cpu_ms_per_call, the kernel's (system time): its socket sends and receives, the
+    # wake-ups of the peers, epoll
+    cpu_system_ms_per_call: float | None = None
     peak_rss_mb: float | None = None
     agents: int = 0
     load_seconds: float = 0.0       # how long calls were placed for
@@ -135,9 +138,10 @@ class Watched:
         self.peak_rss = 0
         self._sampler: asyncio.Task[None] | None = None
 
-    def cpu_seconds(self) -> float:
+    def cpu_and_system_seconds(self) -> tuple[float, float]:
+        """CPU (user + system) and its system part, from one reading."""
         t = self.ps.cpu_times()
-        return float(t.user + t.system)
+        return float(t.user + t.system), float(t.system)
 
     def rss(self) -> int:
         return int(self.ps.memory_info().rss)
@@ -529,7 +533,7 @@ async def drive(sim: PbxSimulator, clock: PopClock, child: Watched, *, rate: flo
     lag.start()
     try:
         mine0 = me.cpu_times()
-        cpu0 = child.cpu_seconds()
+        cpu0, system0 = child.cpu_and_system_seconds()
         child.start_sampling()
         load = await generate_load(sim, calls_per_second=rate, duration=duration,
                                    talk_time=TALK_SECONDS, numbers=numbers,
@@ -539,7 +543,8 @@ async def drive(sim: PbxSimulator, clock: PopClock, child: Watched, *, rate: flo
         await poll(lambda: len(clock.popped) >= len(clock.sent), GIVE_UP_AFTER + 2)
         await poll(lambda: not sim.channels, GIVE_UP_AFTER + TALK_SECONDS + 5)
         await asyncio.sleep(0.3)  # the hang-ups' last writes
-        cpu = child.cpu_seconds() - cpu0
+        cpu1, system1 = child.cpu_and_system_seconds()
+        cpu, system = cpu1 - cpu0, system1 - system0
         mine1 = me.cpu_times()
     finally:
         gc.enable()
@@ -555,6 +560,7 @@ async def drive(sim: PbxSimulator, clock: PopClock, child: Watched, *, rate: flo
                     {"channels_left": len(sim.channels), "load_failed": load.failed,
                      "slowest": clock.slowest(),
                      "bench_stalls": lag.worst(clock.first_sent),
+                     "system_cpu": system,
                      "bench_cpu": mine1.user + mine1.system - mine0.user - mine0.system,
                      "ari_requests": sim.engine.counters["http_requests"]
                      - counted0.get("http_requests", 0),
@@ -578,6 +584,8 @@ def storm_row(backend: str, pipeline: str, m: Measured, agents: int, *,
     row.sustained_per_s = round(m.sustained, 1)
     row.cpu_ms_per_call = round(cpu_ms, 3) if cpu_ms is not None else None
     row.setups_per_core = round(1000 / cpu_ms, 1) if cpu_ms else None
+    if m.placed and "system_cpu" in m.extra:
+        row.cpu_system_ms_per_call = round(m.extra["system_cpu"] * 1000 / m.placed, 3)
     row.peak_rss_mb = round(m.peak_rss / 2**20, 1)
     row.agents = agents
     row.load_seconds = round(m.seconds, 1)
@@ -595,7 +603,8 @@ def describe(row: StormRow) -> str:
     parts = [f"{row.placed} placed in {row.load_seconds:g} s, {row.popped} popped "
              f"({row.failures} failures), "
              f"sustained {row.sustained_per_s} calls/s, CPU {row.cpu_ms_per_call} ms/call "
-             f"(= {row.setups_per_core} set-ups/s per core), peak RSS {row.peak_rss_mb} MB, "
+             f"({row.cpu_system_ms_per_call} of it in the kernel; "
+             f"= {row.setups_per_core} set-ups/s per core), peak RSS {row.peak_rss_mb} MB, "
              f"{row.agents} agents; the benchmark process (simulator, load, agents) used "
              f"{row.bench_cpu_ms_per_call} ms CPU per call; per call "
              f"{row.ari_requests_per_call} ARI requests, {row.ari_events_per_call} ARI events"]

@@ -18,7 +18,8 @@ from bench.datasets import prepare
 
 STORM_KEYS = {"backend", "case", "n", "p50_ms", "p95_ms", "p99_ms", "pipeline", "rate",
               "placed", "popped", "failures", "sustained_per_s", "cpu_ms_per_call",
-              "peak_rss_mb", "agents", "setups_per_core", "latency_ratio_p99", "cpu_ratio"}
+              "peak_rss_mb", "agents", "setups_per_core", "latency_ratio_p99", "cpu_ratio",
+              "cpu_system_ms_per_call"}
 
 
 def _stasis_start(channel: str, args: list[str]) -> dict:
@@ -76,11 +77,13 @@ def _measured(rate: float, latencies: list[float], cpu: float, placed: int) -> s
 def test_storm_rows_carry_the_figures_and_the_ratio_to_the_floor():
     floor_row = storm.storm_row("sqlite (embedded)", "floor",
                                 _measured(100, [1.0] * 100, 0.1, 100), 10, target=False)
-    cc = storm.storm_row("postgresql+redis", "callcontrol",
-                         _measured(100, [10.0] * 98 + [30.0, 30.0], 0.5, 100), 10, target=True)
+    measured = _measured(100, [10.0] * 98 + [30.0, 30.0], 0.5, 100)
+    measured.extra["system_cpu"] = 0.2
+    cc = storm.storm_row("postgresql+redis", "callcontrol", measured, 10, target=True)
     other = storm.storm_row("postgresql+redis", "callcontrol",
                             _measured(50, [10.0] * 50, 0.25, 50), 10, target=True)
     assert cc.cpu_ms_per_call == 5.0 and cc.setups_per_core == 200.0
+    assert cc.cpu_system_ms_per_call == 2.0 and "(2.0 of it in the kernel;" in storm.describe(cc)
     assert cc.verdict == "MISSES" and cc.target == "p99 < 25 ms"
     assert other.target == "" and other.verdict == ""  # the target is at 100 calls/s
     assert floor_row.cpu_ms_per_call == 1.0 and floor_row.peak_rss_mb == 50.0
@@ -196,6 +199,7 @@ async def test_storm_and_floor_run_at_a_tiny_scale(tiny_sqlite):
         # CPU is read in clock ticks (10 ms): four floor calls (~1 ms each) may read as 0
         assert row.popped > 0 and row.p50_ms > 0 and row.cpu_ms_per_call >= 0
         assert row.peak_rss_mb > 10 and row.agents == storm.agents_for(4.0)
+        assert 0 <= row.cpu_system_ms_per_call <= row.cpu_ms_per_call
     cc = rows[1]
     assert cc.cpu_ms_per_call > 0 and cc.latency_ratio_p99 is not None
     if rows[0].cpu_ms_per_call > 0:  # a ratio needs a floor CPU the clock ticks could see
