@@ -447,7 +447,13 @@ class AgentService:
             task.cancel()
 
     async def _wrapup_done(self, user_id: int, deadline: datetime) -> None:
-        await asyncio.sleep(max(0.0, (deadline - utcnow()).total_seconds()))
+        # The deadline is wall-clock time and the loop's timers run on its monotonic clock,
+        # so a timer can fire before the wall clock gets there (a clock being slewed, a loop
+        # that rounds timers to the millisecond, as uvloop does): the change below would
+        # then find the wrap-up not yet due and leave the agent in it until the sweep,
+        # seconds later. The rest is waited out.
+        while (remaining := (deadline - utcnow()).total_seconds()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(remaining)   # a clock to wait for, not an event
         self._timers.pop(user_id, None)
         self._deadlines.pop(user_id, None)
 

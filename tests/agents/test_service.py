@@ -171,6 +171,38 @@ async def test_call_ends_in_wrap_up_then_ready_after_the_wrap_up_time(db, servic
         "ready", "ringing", "on_call", "wrap_up", "ready"]
 
 
+async def test_wrap_up_ends_on_time_when_the_wall_clock_runs_behind_the_loops_timers(
+        db, monkeypatch):
+    """The wrap-up's deadline is wall-clock time, its timer runs on the loop's monotonic
+    clock: a timer that fires before the wall clock reaches the deadline (a clock being
+    slewed, uvloop rounding timers to the millisecond) must wait out the rest, not leave
+    the agent in wrap-up until the sweep seconds later."""
+    import callcontrol.agents.service as service_module
+
+    real = service_module.utcnow
+    origin = real()
+
+    def slow() -> object:      # the wall clock at 80 % of the loop's pace
+        return origin + (real() - origin) * 0.8
+    monkeypatch.setattr(service_module, "utcnow", slow)
+    svc = AgentService(db.sessions, create_bus(None), wrapup_seconds=0.1, sweep_seconds=60)
+    await svc.start()
+    try:
+        [uid] = await _agents(db, 1)
+        await svc.cti_login(uid)
+        await svc.reserve()
+        await svc.answered(uid)
+        loop = asyncio.get_running_loop()
+        ended = loop.time()
+        assert (await svc.call_ended(uid)).state is S.WRAP_UP
+        while (await svc.get(uid)).state is S.WRAP_UP and loop.time() - ended < 2:  # noqa: ASYNC110 - polls the database
+            await asyncio.sleep(0.01)
+        assert (await svc.get(uid)).state is S.READY
+        assert 0.1 <= loop.time() - ended < 1.0    # 0.125 s of the loop's clock, not a sweep
+    finally:
+        await svc.close()
+
+
 async def test_a_restarted_service_finishes_a_persisted_wrap_up(db):
     [uid] = await _agents(db, 1)
     first = AgentService(db.sessions, create_bus(None), wrapup_seconds=30)
