@@ -95,6 +95,7 @@ class AgentService:
         self._sweep_seconds = sweep_seconds
         self._sweeper: asyncio.Task[None] | None = None
         self._deadlines: dict[int, datetime | None] = {}
+        self._ready_listeners: list[Callable[[int], None]] = []
         self._rows: dict[int, tuple[store.UserRow, store.AgentRow, float]] = {}
 
     # --- life cycle ----------------------------------------------------------------------
@@ -409,6 +410,11 @@ class AgentService:
             values["extension"] = None
         return values
 
+    def on_ready(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(user_id)`` whenever this process makes an agent ready (call
+        control offers them to waiting callers at once)."""
+        self._ready_listeners.append(listener)
+
     async def _after(self, status: AgentStatus, old: AgentState) -> None:
         logger.info("agent %s (%s) is %s%s", status.user_id, status.username,
                     status.state.value, f" ({status.reason})" if status.reason else "")
@@ -418,6 +424,12 @@ class AgentService:
         else:
             self._disarm(status.user_id)
         await self._publish(status)
+        if status.state is S.READY and old is not S.READY:
+            for listener in self._ready_listeners:
+                try:
+                    listener(status.user_id)
+                except Exception:  # a listener must not undo a committed change
+                    logger.exception("agent-ready listener failed")
         if self._gauge is not None and old is not status.state:
             # exact for this process's own changes at once; the recount behind it (at most
             # once per GAUGE_RECOUNT_SECONDS) brings in other processes' changes

@@ -17,8 +17,10 @@ draft communications and the channels ARI still reports.
 Inbound: ring indication; the look-up within ``lookup_budget_ms`` (else unknown, retried
 for the record, then the draft communication) runs while the longest-idle ready agent is
 reserved and rung (the pop goes out once both are known); agents one at a time, each for
-``ring_timeout``; while nobody is free the caller is answered and hears music on hold;
-after ``queue_max_wait`` a message plays and the call is closed as missed with a callback
+``ring_timeout``; while nobody is free the caller is answered and hears music on hold,
+and waiting callers, first come first served, get an agent the moment one of this process
+becomes ready (and at every ``hunt_interval``, for agents other processes free); after
+``queue_max_wait`` a message plays and the call is closed as missed with a callback
 activity. Answer: caller and agent bridged, the bridge recorded as WAV, copied into the
 RecordingStore when the call ends.
 
@@ -143,6 +145,12 @@ class CallControl:
         self._waiting: list[Call] = []
         self._hunt_timer: asyncio.TimerHandle | None = None
         self._dispatcher: asyncio.Task[None] | None = None
+        self._dispatch_again = False
+        # an agent of this process who becomes ready is offered to waiting callers at once
+        # (the hunt tick still finds those that other processes make ready)
+        on_ready = getattr(agents, "on_ready", None)
+        if on_ready is not None:
+            on_ready(self._agent_ready)
         self._background: set[asyncio.Task[Any]] = set()
         self._agent_chain: dict[int, asyncio.Future[Any]] = {}
         self._retiring: set[Journal] = set()
@@ -508,6 +516,16 @@ class CallControl:
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
 
+    def _agent_ready(self, user_id: int) -> None:
+        """An agent became ready here: callers waiting get them now, not at the next tick
+        (up to ``hunt_interval`` later, with every new caller queued behind meanwhile)."""
+        if not self._waiting or self._closing:
+            return
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
+        else:   # the running one may have found nobody already: once more after it
+            self._dispatch_again = True
+
     async def _dispatch(self) -> None:
         """Waiting calls in arrival order get the agents that became ready, one each."""
         try:
@@ -527,6 +545,9 @@ class CallControl:
                 self._post(call, self._offer, agent)
         finally:
             self._waiting = [c for c in self._waiting if c.phase is Phase.QUEUED]
+            if self._dispatch_again:
+                self._dispatch_again = False
+                asyncio.get_running_loop().call_soon(self._agent_ready, 0)
             self._schedule_hunt()
 
     async def _ensure_bridge(self, call: Call) -> None:

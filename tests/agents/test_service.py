@@ -448,3 +448,17 @@ async def test_a_sweep_that_read_an_earlier_wrap_up_leaves_the_current_timer_alo
         assert [s for s, _ in await _history(db, uid)].count("ready") == 3
     finally:
         await svc.close()
+
+
+async def test_ready_listeners_hear_each_agent_made_ready_here(db, service):
+    [uid] = await _agents(db, 1)
+    heard: list[int] = []
+    service.on_ready(heard.append)
+    service.on_ready(lambda _uid: 1 / 0)     # a failing listener does not undo the change
+    assert (await service.cti_login(uid)).state is S.READY
+    assert heard == [uid]
+    await service.reserve()                   # ready -> ringing: nothing to hear
+    assert heard == [uid]
+    assert (await service.ring_cancelled(uid)).state is S.READY
+    assert heard == [uid, uid]
+    assert (await service.get(uid)).state is S.READY

@@ -342,6 +342,27 @@ async def test_waiting_callers_are_served_first_come_first_served(env):
     assert answered == sorted(answered)
 
 
+async def test_a_waiting_caller_gets_an_agent_the_moment_they_are_ready(tmp_path):
+    """Waiting callers are dispatched when an agent of this process becomes ready (after
+    wrap-up, or by hand), not at the next hunt tick (every 0.5 s by default; here 30 s, so
+    only the agent's readiness can serve the call in time)."""
+    async with call_env(tmp_path, options={"hunt_interval": 30.0}) as env:
+        agent = await env.add_agent("anna", "1001", ready=False)
+        env.sim.set_device("PJSIP/1001", answer_after=0.2, hangup_after=10)
+        sim_call = await env.place(number=MARIA)
+        call_id = env.call_id_of(sim_call)
+        await env.wait_call(call_id, "queued")
+        await asyncio.sleep(0.1)
+        loop = asyncio.get_running_loop()
+        ready_at = loop.time()
+        await env.agents.set_state(agent, AgentState.READY)
+        await eventually(lambda: env.recorder.of(agent, "call.ringing"), timeout=2,
+                         what="the pop to the agent who became ready")
+        assert loop.time() - ready_at < 1.0
+        comm = await env.completed(call_id, timeout=8)
+        assert comm.agent_id == agent and comm.category == "answered"
+
+
 async def test_every_log_line_about_a_call_carries_its_id(tmp_path):
     import logging
 
