@@ -513,17 +513,25 @@ class CallControl:
 
     def _hunt_tick(self) -> None:
         self._hunt_timer = None
-        if self._dispatcher is None or self._dispatcher.done():
-            self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
+        self._start_dispatcher()
+
+    def _start_dispatcher(self) -> bool:
+        """Start the dispatcher unless it is running (then False)."""
+        if self._dispatcher is not None and not self._dispatcher.done():
+            return False
+        self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
+        return True
 
     def _agent_ready(self, user_id: int) -> None:
         """An agent became ready here: callers waiting get them now, not at the next tick
         (up to ``hunt_interval`` later, with every new caller queued behind meanwhile)."""
+        self._dispatch_waiting()
+
+    def _dispatch_waiting(self) -> None:
         if not self._waiting or self._closing:
             return
-        if self._dispatcher is None or self._dispatcher.done():
-            self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
-        else:   # the running one may have found nobody already: once more after it
+        if not self._start_dispatcher():
+            # the running one may have found nobody already: once more after it
             self._dispatch_again = True
 
     async def _dispatch(self) -> None:
@@ -547,7 +555,7 @@ class CallControl:
             self._waiting = [c for c in self._waiting if c.phase is Phase.QUEUED]
             if self._dispatch_again:
                 self._dispatch_again = False
-                asyncio.get_running_loop().call_soon(self._agent_ready, 0)
+                asyncio.get_running_loop().call_soon(self._dispatch_waiting)
             self._schedule_hunt()
 
     async def _ensure_bridge(self, call: Call) -> None:
